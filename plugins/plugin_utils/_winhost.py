@@ -1,0 +1,133 @@
+# Copyright (c) rollout.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run the collection's PowerShell primitives on a Windows host, one WinRM command each.
+
+The convention defined here is the single contract between the controller side
+and any Windows host (or the lab simulator, which imports this module to
+recognise what it is asked to run):
+
+* A primitive is ``plugins/plugin_utils/primitives/<Verb-Noun>.ps1``. Its name is
+  its file name; nothing inside the file repeats it.
+* What the host receives as ``-EncodedCommand`` is :data:`MARKER_PREFIX` plus the
+  name on the first line, then ``_Prelude.ps1``, then the primitive. The marker is
+  a PowerShell comment, so Windows ignores it; ansible-core's script encoding
+  keeps comment lines.
+* Arguments are one JSON object on **stdin**, never part of the script text or
+  of any command line, so a hostile value cannot change what runs and a secret
+  never shows up in a process listing.
+* The primitive prints exactly one JSON object on stdout. A failure is
+  ``{"failed": true, "msg": "..."}`` with a non-zero exit code.
+
+This module imports only the standard library at module level so the lab can
+load it by path without ansible-core's collection loader.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MARKER_PREFIX = "# rollout.windows primitive: "
+PRIMITIVE_DIR = Path(__file__).resolve().parent / "primitives"
+_PRELUDE_NAME = "_Prelude"
+_NAME_PATTERN = re.compile(r"^[A-Z][A-Za-z]+-[A-Z][A-Za-z]+$")
+_MARKER_PATTERN = re.compile(r"^\s*" + re.escape(MARKER_PREFIX) + r"([A-Za-z]+-[A-Za-z]+)\s*$", re.MULTILINE)
+
+
+class PrimitiveError(Exception):
+    """A primitive ran but reported failure, or its output was not the promised JSON."""
+
+    def __init__(self, name: str, msg: str, rc: int, stderr: str = "") -> None:
+        super().__init__(f"{name}: {msg}")
+        self.name = name
+        self.msg = msg
+        self.rc = rc
+        self.stderr = stderr
+
+
+def primitive_names() -> list[str]:
+    """Every primitive shipped with the collection, sorted."""
+    return sorted(p.stem for p in PRIMITIVE_DIR.glob("*.ps1") if _NAME_PATTERN.match(p.stem))
+
+
+def build_script(name: str) -> str:
+    """The full PowerShell text sent for primitive ``name`` (marker, prelude, body)."""
+    if not _NAME_PATTERN.match(name):
+        raise ValueError(f"not a primitive name: {name!r}")
+    path = PRIMITIVE_DIR / f"{name}.ps1"
+    if not path.is_file():
+        raise ValueError(f"unknown primitive {name!r}; known: {', '.join(primitive_names())}")
+    prelude = (PRIMITIVE_DIR / f"{_PRELUDE_NAME}.ps1").read_text(encoding="utf-8")
+    return f"{MARKER_PREFIX}{name}\n{prelude}\n{path.read_text(encoding='utf-8')}"
+
+
+def recognise(script: str) -> str | None:
+    """Name of the primitive a decoded ``-EncodedCommand`` script carries, or None."""
+    match = _MARKER_PATTERN.search(script)
+    return match.group(1) if match else None
+
+
+def encode_args(args: t.Mapping[str, t.Any]) -> bytes:
+    """Stdin payload for a primitive: one JSON object, UTF-8, newline-terminated."""
+    return (json.dumps(dict(args), separators=(",", ":"), sort_keys=True) + "\n").encode("utf-8")
+
+
+def parse_output(name: str, rc: int, stdout: str, stderr: str) -> dict[str, t.Any]:
+    """Turn a primitive's raw output into its result dict, or raise PrimitiveError.
+
+    Windows PowerShell may print banners or progress records around the JSON;
+    like ansible-core's module handling, only the last line that parses as a
+    JSON object counts.
+    """
+    result: dict[str, t.Any] | None = None
+    for raw_line in reversed(stdout.splitlines()):
+        line = raw_line.strip()
+        if line.startswith("{"):
+            try:
+                candidate = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(candidate, dict):
+                result = candidate
+                break
+    if result is None:
+        detail = (stderr or stdout).strip()[-2000:] or "no output"
+        raise PrimitiveError(name, f"returned no JSON result (rc={rc}): {detail}", rc, stderr)
+    if rc != 0 or result.get("failed"):
+        raise PrimitiveError(name, str(result.get("msg") or f"failed with rc={rc}"), rc, stderr)
+    return result
+
+
+@dataclass
+class CallStats:
+    """What running primitives cost on one host: a performance figure worth reporting."""
+
+    commands: int = 0
+    bytes_sent: int = 0
+    by_primitive: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, t.Any]:
+        return {"commands": self.commands, "bytes_sent": self.bytes_sent, "by_primitive": dict(self.by_primitive)}
+
+
+class WinHost:
+    """Runs primitives over an action plugin's own connection (every ``ansible_winrm_*`` applies)."""
+
+    def __init__(self, action: t.Any) -> None:
+        self._action = action
+        self.stats = CallStats()
+
+    def run(self, name: str, args: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
+        """Run primitive ``name`` with ``args`` in one WinRM command and return its JSON result."""
+        script = build_script(name)
+        shell = self._action._connection._shell
+        command = shell._encode_script(script, strict_mode=True, preserve_rc=False)
+        payload = encode_args(args or {})
+        self.stats.commands += 1
+        self.stats.bytes_sent += len(command) + len(payload)
+        self.stats.by_primitive[name] = self.stats.by_primitive.get(name, 0) + 1
+        raw = self._action._low_level_execute_command(command, in_data=payload)
+        return parse_output(name, int(raw.get("rc", 1)), raw.get("stdout", ""), raw.get("stderr", ""))

@@ -1,0 +1,94 @@
+"""PowerShell parse check: every .ps1 of the collection must parse as Windows PowerShell 5.1.
+
+No PowerShell exists on the machines that test this collection, so the tree-sitter
+PowerShell grammar stands in for the real parser. On top of syntax errors it refuses
+what only PowerShell 7 understands (every Windows 10/11 PC has 5.1, not 7) and
+``Invoke-Expression`` (primitives get their arguments as data on stdin, never as code).
+
+Usage: ``python tools/ps_parse.py [PATH ...]`` (default: every .ps1 under the repository,
+leaving out tool and test leftovers). Exit 1 when any file has a problem.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import tree_sitter_powershell
+from tree_sitter import Language, Node, Parser
+
+_PARSER = Parser(Language(tree_sitter_powershell.language()))
+_SKIP_DIRS = {".git", ".venv", ".tmp", "tests/output", "node_modules", ".ansible"}
+# 5.1 parses these as ordinary parameters, then fails at run time: refuse them here.
+_PS7_PARAMETERS = {"-parallel": "ForEach-Object -Parallel", "-ashashtable": "-AsHashtable"}
+_FORBIDDEN_COMMANDS = {"invoke-expression", "iex"}
+# Primitives must stay reviewable on one screen (DESIGN.md).
+MAX_LINES = 80
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.message}"
+
+
+def _walk(node: Node) -> Iterator[Node]:
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
+def check_source(source: str, path: str = "<string>", max_lines: int | None = None) -> list[Problem]:
+    """Every problem in one script, in source order; an empty list means it parses as 5.1."""
+    problems: list[Problem] = []
+    tree = _PARSER.parse(source.encode("utf-8"))
+    for node in _walk(tree.root_node):
+        line, column = node.start_point[0] + 1, node.start_point[1] + 1
+        text = node.text.decode("utf-8", "replace") if node.text else ""
+        if node.type == "ERROR":
+            snippet = text.strip().splitlines()[0][:40] if text.strip() else ""
+            problems.append(Problem(path, line, column, f"syntax error near {snippet!r} (PowerShell 5.1 grammar)"))
+        elif node.is_missing:
+            problems.append(Problem(path, line, column, f"missing {node.type!r}"))
+        elif node.type == "pipeline_chain_tail":
+            problems.append(Problem(path, line, column, "'&&'/'||' between pipelines needs PowerShell 7"))
+        elif node.type == "command_parameter" and text.lower() in _PS7_PARAMETERS:
+            problems.append(Problem(path, line, column, f"{_PS7_PARAMETERS[text.lower()]} needs PowerShell 7"))
+        elif node.type == "command_name" and text.lower() in _FORBIDDEN_COMMANDS:
+            problems.append(Problem(path, line, column, "Invoke-Expression is not allowed: pass data, not code"))
+    if max_lines is not None:
+        count = len(source.splitlines())
+        if count > max_lines:
+            problems.append(Problem(path, 1, 1, f"{count} lines: keep a primitive under {max_lines} lines"))
+    return problems
+
+
+def find_scripts(root: Path) -> Iterable[Path]:
+    for path in sorted(root.rglob("*.ps1")):
+        relative = path.relative_to(root).as_posix()
+        if not any(relative == skip or relative.startswith(skip + "/") for skip in _SKIP_DIRS):
+            yield path
+
+
+def main(argv: list[str]) -> int:
+    root = Path(__file__).resolve().parent.parent
+    paths = [Path(arg) for arg in argv] if argv else list(find_scripts(root))
+    problems: list[Problem] = []
+    for path in paths:
+        limit = MAX_LINES if "primitives" in path.parts else None
+        problems.extend(check_source(path.read_text(encoding="utf-8-sig"), str(path), limit))
+    for problem in problems:
+        print(problem)
+    print(f"ps-parse: {len(paths)} scripts, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
