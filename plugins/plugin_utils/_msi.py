@@ -1,0 +1,232 @@
+# Copyright (c) rollout.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Windows Installer knowledge the controller decides with: versions, exit codes, msiexec arguments.
+
+Everything here is pure Python so it is unit-tested without a host. Reading an
+``.msi`` needs ``pymsi`` (pure Python, on olefile); it is imported only when a
+package is read, so the rest works without it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Windows Installer compares major.minor.build only; a fourth field is ignored, so
+# 9.3.1.7 and 9.3.1.9 are the same version to it, and must be to us.
+_VERSION_PATTERN = re.compile(r"^\d{1,3}(\.\d{1,3}(\.\d{1,5}(\.\d{1,5})?)?)?$")
+_GUID_PATTERN = re.compile(r"^\{[0-9A-F]{8}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{4}-[0-9A-F]{12}\}$")
+_PROPERTY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
+
+FILE_NONCOMPRESSED = 0x2000
+FILE_COMPRESSED = 0x4000
+WORDCOUNT_COMPRESSED = 0x2
+
+
+def version_key(version: str) -> tuple[int, int, int]:
+    """Sortable key of an MSI ProductVersion as Windows Installer compares it (fourth field ignored)."""
+    if not _VERSION_PATTERN.match(version or ""):
+        raise ValueError(f"not an MSI version (major.minor.build[.revision], numbers only): {version!r}")
+    parts = [int(p) for p in version.split(".")[:3]]
+    parts += [0] * (3 - len(parts))
+    return parts[0], parts[1], parts[2]
+
+
+def compare_versions(installed: str, wanted: str) -> int:
+    """-1 when ``installed`` is older than ``wanted``, 0 when equal, 1 when newer."""
+    a, b = version_key(installed), version_key(wanted)
+    return (a > b) - (a < b)
+
+
+def normalize_guid(value: str, option: str) -> str:
+    """``{XXXXXXXX-...}`` upper case, the form Windows registers; a clear error names the option."""
+    guid = value.strip().upper()
+    if not guid.startswith("{"):
+        guid = "{" + guid + "}"
+    if not _GUID_PATTERN.match(guid):
+        raise ValueError(f"{option} must be a GUID like {{12345678-1234-1234-1234-123456789ABC}}, got {value!r}")
+    return guid
+
+
+@dataclass(frozen=True)
+class ExitCode:
+    """What an msiexec exit code means for the task."""
+
+    code: int
+    meaning: str
+    ok: bool
+    reboot_required: bool = False
+    retry_when_busy: bool = False
+
+
+_EXIT_CODES: dict[int, tuple[str, bool, bool, bool]] = {
+    # code: (meaning, ok, reboot_required, retry_when_busy)
+    0: ("The action completed successfully.", True, False, False),
+    1641: ("The installer has initiated a restart.", True, True, False),
+    3010: ("A restart is required to complete the install.", True, True, False),
+    1602: ("The user cancelled installation.", False, False, False),
+    1603: ("A fatal error occurred during installation.", False, False, False),
+    1605: ("This action is only valid for products that are currently installed.", False, False, False),
+    1612: ("The installation source for this product is not available.", False, False, False),
+    1618: ("Another installation is already in progress.", False, False, True),
+    1619: ("This installation package could not be opened.", False, False, False),
+    1620: ("Not a valid Windows Installer package.", False, False, False),
+    1624: ("Error applying transforms.", False, False, False),
+    1625: ("This installation is forbidden by system policy.", False, False, False),
+    1633: ("This installation package is not supported on this platform.", False, False, False),
+    1638: ("Another version of this product is already installed.", False, False, False),
+    1639: ("Invalid command line argument.", False, False, False),
+}
+
+
+def exit_code(code: int) -> ExitCode:
+    """Meaning of an msiexec exit code; unknown codes are failures that say so."""
+    meaning, ok, reboot, busy = _EXIT_CODES.get(code, (f"Windows Installer error {code}.", False, False, False))
+    return ExitCode(code, meaning, ok, reboot, busy)
+
+
+def msiexec_arguments(
+    action: str,
+    target: str,
+    log_path: str,
+    properties: t.Mapping[str, t.Any] | None = None,
+    transforms: t.Sequence[str] = (),
+) -> list[str]:
+    """The msiexec argument array: one element per argument, values passed literally.
+
+    Property values are never quoted or escaped here: the host turns the array into
+    a command line with the Windows argv rules, so a value's quotes, spaces, ``;``,
+    ``$()`` or backticks arrive in msiexec unchanged and nothing is interpreted.
+    """
+    if action not in ("install", "uninstall"):
+        raise ValueError(f"action must be install or uninstall, got {action!r}")
+    args = ["/i" if action == "install" else "/x", target, "/qn", "/norestart", "/L*V", log_path]
+    for name, value in (properties or {}).items():
+        if not _PROPERTY_NAME.match(name):
+            raise ValueError(f"properties: {name!r} is not a Windows Installer property name (letters, digits, _ .)")
+        if name.upper() == "TRANSFORMS":
+            raise ValueError("properties: give transforms in the 'transforms' option, not as TRANSFORMS")
+        args.append(f"{name}={_property_text(value)}")
+    if transforms:
+        args.append("TRANSFORMS=" + ";".join(transforms))
+    return args
+
+
+def _property_text(value: t.Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class PackageFile:
+    """A file of the package folder: path relative to it (Windows separators), size and hash."""
+
+    relpath: str
+    size: int
+    sha256: str
+
+
+@dataclass
+class MsiInfo:
+    """What the controller reads from an .msi and the folder it ships in."""
+
+    product_code: str
+    product_version: str
+    upgrade_code: str
+    product_name: str
+    all_users: str
+    properties: dict[str, str]
+    # Files Windows Installer reads from beside the .msi (uncompressed source layout
+    # or external cabinets): the payload folder that must be complete.
+    payload: list[str] = field(default_factory=list)
+
+
+def read_msi(data: bytes) -> MsiInfo:
+    """Product facts and required payload files of an .msi given as bytes."""
+    import pymsi
+
+    try:
+        package = pymsi.Package(io.BytesIO(data))
+        properties = {str(r["Property"]): str(r["Value"] or "") for r in package["Property"]}
+    except Exception as exc:
+        raise ValueError(f"not a Windows Installer package: {exc}") from exc
+    return MsiInfo(
+        product_code=properties.get("ProductCode", "").upper(),
+        product_version=properties.get("ProductVersion", ""),
+        upgrade_code=properties.get("UpgradeCode", "").upper(),
+        product_name=properties.get("ProductName", ""),
+        all_users=properties.get("ALLUSERS", ""),
+        properties=properties,
+        payload=_payload_files(package),
+    )
+
+
+def _rows(package: t.Any, table: str) -> list[dict[str, t.Any]]:
+    try:
+        return [dict(row) for row in package[table]]
+    except Exception:  # pymsi raises its own error types for a table the package lacks
+        return []
+
+
+def _payload_files(package: t.Any) -> list[str]:
+    """Relative paths (``payload\\x.dll``, ``data1.cab``) msiexec opens beside the .msi."""
+    word_count = getattr(getattr(package, "summary", None), "word_count", None)
+    compressed_default = bool(int((word_count() if callable(word_count) else word_count) or 0) & WORDCOUNT_COMPRESSED)
+    directories: dict[str, tuple[str | None, str]] = {}
+    for row in _rows(package, "Directory"):
+        target, _, source = str(row["DefaultDir"]).partition(":")
+        name = source or target
+        directories[str(row["Directory"])] = (row["Directory_Parent"], name.split("|")[-1])
+
+    def source_path(key: str, depth: int = 0) -> str:
+        parent, name = directories.get(key, (None, ""))
+        if parent is None or parent == key or depth > 64:
+            return ""
+        base = source_path(parent, depth + 1)
+        piece = "" if name in (".", "SourceDir", "SOURCEDIR") else name
+        return "\\".join(p for p in (base, piece) if p)
+
+    components = {str(r["Component"]): str(r["Directory_"]) for r in _rows(package, "Component")}
+    needed: list[str] = []
+    for row in _rows(package, "File"):
+        attributes = int(row["Attributes"] or 0)
+        compressed = bool(attributes & FILE_COMPRESSED) or (not attributes & FILE_NONCOMPRESSED and compressed_default)
+        if not compressed:
+            directory = components.get(str(row["Component_"]), "TARGETDIR")
+            name = str(row["FileName"]).split("|")[-1]
+            needed.append("\\".join(p for p in (source_path(directory), name) if p))
+    for row in _rows(package, "Media"):
+        cabinet = str(row["Cabinet"] or "")
+        if cabinet and not cabinet.startswith("#"):
+            needed.append(cabinet)
+    return sorted(set(needed), key=str.lower)
+
+
+def scan_package_folder(folder: Path, msi_name: str) -> list[PackageFile]:
+    """Every file of a controller-side package folder (the .msi first), with hashes for the host cache."""
+    files: list[PackageFile] = []
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        relative = path.relative_to(folder)
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        files.append(PackageFile("\\".join(relative.parts), path.stat().st_size, digest))
+    files.sort(key=lambda f: (f.relpath.lower() != msi_name.lower(), f.relpath.lower()))
+    return files
+
+
+def missing_payload(required: t.Iterable[str], present: t.Iterable[str]) -> list[str]:
+    """Required payload files not in the package folder (case-insensitive, as on Windows)."""
+    have = {p.lower().replace("/", "\\") for p in present}
+    return [r for r in required if r.lower() not in have]
+
+
+def cache_key(files: t.Sequence[PackageFile]) -> str:
+    """Content address of a package folder: same files and bytes, same cache folder on every host."""
+    digest = hashlib.sha256()
+    for f in sorted(files, key=lambda f: f.relpath.lower()):
+        digest.update(f"{f.relpath.lower()}\0{f.sha256}\n".encode())
+    return digest.hexdigest()[:16]
