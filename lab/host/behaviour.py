@@ -1,0 +1,197 @@
+"""Behaviours and faults of a simulated host, and the strict schema ``apply_control`` accepts.
+
+Schema (every key optional; unknown keys are refused with the list of accepted ones)::
+
+    {
+      "behaviour": {
+        "latency_ms": 0..60000,                 # mean real delay per WinRM request
+        "latency_jitter_ms": 0..60000,          # +/- uniform jitter, drawn from the host's seeded RNG
+        "msiexec_duration": [min, max],         # simulated seconds an install/uninstall takes (seeded uniform)
+        "msiexec_results": [code, ...],         # queue: the next msiexec runs end with these codes, one each
+                                                #   0 normal, 1603 fatal error, 3010 success + reboot required,
+                                                #   1618 another installation in progress
+        "msiexec_busy_seconds": s,              # from now on, for s simulated seconds, every msiexec gets 1618
+        "on_message": "close" | "ignore",       # default reaction of users to an update message
+        "close_delay": [min, max],              # simulated seconds until a user who closes Office does so
+        "users": {"<user>": {"on_message": "close" | "ignore", "close_delay": s}},
+        "reboot_downtime": s                    # simulated seconds a reboot keeps the host off the network
+      },
+      "faults": {
+        "unreachable": true | false,            # host is off the network until cleared
+        "drop_next": n,                         # the next n primitives drop the connection mid-command
+        "drop_downtime": s                      # simulated seconds the host stays away after a drop
+      }
+    }
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+MSIEXEC_RESULT_CODES = (0, 1603, 1618, 3010)
+MESSAGE_REACTIONS = ("close", "ignore")
+
+
+@dataclass
+class UserBehaviour:
+    on_message: str  # 'close' | 'ignore'
+    close_delay: float  # simulated seconds
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"on_message": self.on_message, "close_delay": self.close_delay}
+
+
+@dataclass
+class Behaviour:
+    latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
+    msiexec_duration: tuple[float, float] = (20.0, 60.0)
+    msiexec_results: list[int] = field(default_factory=list)
+    busy_until: float = 0.0  # simulated monotonic time
+    on_message: str = "close"
+    close_delay: tuple[float, float] = (10.0, 120.0)
+    users: dict[str, UserBehaviour] = field(default_factory=dict)
+    reboot_downtime: float = 60.0
+
+    def as_dict(self, now_mono: float) -> dict[str, Any]:
+        return {
+            "latency_ms": self.latency_ms,
+            "latency_jitter_ms": self.latency_jitter_ms,
+            "msiexec_duration": list(self.msiexec_duration),
+            "msiexec_results": list(self.msiexec_results),
+            "msiexec_busy_seconds": max(0.0, self.busy_until - now_mono),
+            "on_message": self.on_message,
+            "close_delay": list(self.close_delay),
+            "users": {u: b.as_dict() for u, b in sorted(self.users.items())},
+            "reboot_downtime": self.reboot_downtime,
+        }
+
+
+@dataclass
+class Faults:
+    unreachable: bool = False
+    drop_next: int = 0
+    drop_downtime: float = 30.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"unreachable": self.unreachable, "drop_next": self.drop_next, "drop_downtime": self.drop_downtime}
+
+
+def seeded_behaviour(rng: random.Random, users: list[str]) -> Behaviour:
+    """Defaults drawn from the host's seed: most users close Office when asked, some never do."""
+    behaviour = Behaviour()
+    for user in users:
+        reaction = "close" if rng.random() < 0.8 else "ignore"
+        behaviour.users[user] = UserBehaviour(reaction, round(rng.uniform(*behaviour.close_delay), 1))
+    return behaviour
+
+
+# -- validation ------------------------------------------------------------------------------------------------
+def _keys(section: str, given: dict[str, Any], accepted: tuple[str, ...]) -> None:
+    if not isinstance(given, dict):
+        raise ValueError(f"{section} must be an object")
+    unknown = sorted(set(given) - set(accepted))
+    if unknown:
+        raise ValueError(f"unknown key {section}.{unknown[0]}; accepted: {', '.join(accepted)}")
+
+
+def _number(key: str, value: Any, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        raise ValueError(f"{key} must be a number from {lo:g} to {hi:g}, got {value!r}")
+    return float(value)
+
+
+def _range(key: str, value: Any, hi: float) -> tuple[float, float]:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ValueError(f"{key} must be [min, max] simulated seconds, got {value!r}")
+    lo_v, hi_v = _number(f"{key}[0]", value[0], 0, hi), _number(f"{key}[1]", value[1], 0, hi)
+    if lo_v > hi_v:
+        raise ValueError(f"{key} must have min <= max, got {value!r}")
+    return lo_v, hi_v
+
+
+def _reaction(key: str, value: Any) -> str:
+    if value not in MESSAGE_REACTIONS:
+        raise ValueError(f"{key} must be one of {', '.join(MESSAGE_REACTIONS)}, got {value!r}")
+    return str(value)
+
+
+BEHAVIOUR_KEYS = (
+    "latency_ms",
+    "latency_jitter_ms",
+    "msiexec_duration",
+    "msiexec_results",
+    "msiexec_busy_seconds",
+    "on_message",
+    "close_delay",
+    "users",
+    "reboot_downtime",
+)
+FAULT_KEYS = ("unreachable", "drop_next", "drop_downtime")
+CONTROL_KEYS = ("behaviour", "faults")
+DAY = 86400.0
+
+
+def apply_behaviour(b: Behaviour, spec: dict[str, Any], now_mono: float, known_users: list[str]) -> Behaviour:
+    """Validate everything first, then apply to a copy: a refused payload changes nothing."""
+    _keys("behaviour", spec, BEHAVIOUR_KEYS)
+    new = Behaviour(**{**b.__dict__, "users": dict(b.users), "msiexec_results": list(b.msiexec_results)})
+    if "latency_ms" in spec:
+        new.latency_ms = _number("behaviour.latency_ms", spec["latency_ms"], 0, 60000)
+    if "latency_jitter_ms" in spec:
+        new.latency_jitter_ms = _number("behaviour.latency_jitter_ms", spec["latency_jitter_ms"], 0, 60000)
+    if "msiexec_duration" in spec:
+        new.msiexec_duration = _range("behaviour.msiexec_duration", spec["msiexec_duration"], DAY)
+    if "msiexec_results" in spec:
+        codes = spec["msiexec_results"]
+        if not isinstance(codes, list) or any(c not in MSIEXEC_RESULT_CODES or isinstance(c, bool) for c in codes):
+            accepted = ", ".join(map(str, MSIEXEC_RESULT_CODES))
+            raise ValueError(f"behaviour.msiexec_results must be a list of exit codes from {accepted}, got {codes!r}")
+        new.msiexec_results = list(codes)
+    if "msiexec_busy_seconds" in spec:
+        new.busy_until = now_mono + _number("behaviour.msiexec_busy_seconds", spec["msiexec_busy_seconds"], 0, DAY)
+    if "on_message" in spec:
+        new.on_message = _reaction("behaviour.on_message", spec["on_message"])
+        # A fleet-wide default overrides the seeded per-user reactions unless users{} says otherwise below.
+        new.users = {u: UserBehaviour(new.on_message, ub.close_delay) for u, ub in new.users.items()}
+    if "close_delay" in spec:
+        new.close_delay = _range("behaviour.close_delay", spec["close_delay"], DAY)
+        mid = (new.close_delay[0] + new.close_delay[1]) / 2
+        new.users = {u: UserBehaviour(ub.on_message, mid) for u, ub in new.users.items()}
+    if "users" in spec:
+        users = spec["users"]
+        if not isinstance(users, dict):
+            raise ValueError("behaviour.users must be an object {user: {on_message, close_delay}}")
+        for user, ub in users.items():
+            match = next((k for k in known_users if k.lower() == str(user).lower()), None)
+            if match is None:
+                raise ValueError(f"behaviour.users: unknown user {user!r}; known: {', '.join(known_users)}")
+            _keys(f"behaviour.users.{user}", ub, ("on_message", "close_delay"))
+            current = new.users.get(match, UserBehaviour(new.on_message, new.close_delay[0]))
+            reaction = _reaction(f"behaviour.users.{user}.on_message", ub.get("on_message", current.on_message))
+            delay = current.close_delay
+            if "close_delay" in ub:
+                delay = _number(f"behaviour.users.{user}.close_delay", ub["close_delay"], 0, DAY)
+            new.users[match] = UserBehaviour(reaction, delay)
+    if "reboot_downtime" in spec:
+        new.reboot_downtime = _number("behaviour.reboot_downtime", spec["reboot_downtime"], 0, DAY)
+    return new
+
+
+def apply_faults(f: Faults, spec: dict[str, Any]) -> Faults:
+    _keys("faults", spec, FAULT_KEYS)
+    new = Faults(**f.__dict__)
+    if "unreachable" in spec:
+        if not isinstance(spec["unreachable"], bool):
+            raise ValueError(f"faults.unreachable must be true or false, got {spec['unreachable']!r}")
+        new.unreachable = spec["unreachable"]
+    if "drop_next" in spec:
+        value = spec["drop_next"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
+            raise ValueError(f"faults.drop_next must be an integer from 0 to 1000, got {value!r}")
+        new.drop_next = value
+    if "drop_downtime" in spec:
+        new.drop_downtime = _number("faults.drop_downtime", spec["drop_downtime"], 0, DAY)
+    return new

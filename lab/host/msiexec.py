@@ -1,0 +1,607 @@
+"""msiexec.exe for the lab: parses the argument array, installs and removes real MSI files.
+
+What it does like Windows Installer:
+- ``/i <package>`` reads ProductCode, ProductVersion, UpgradeCode, ALLUSERS,
+  MSIINSTALLPERUSER and the Upgrade, LaunchCondition, File, Directory, Media and
+  Registry tables from the .msi that is on the host.
+- Context: ALLUSERS=1 per-machine; ALLUSERS="" per-user; ALLUSERS=2 per-user only
+  with MSIINSTALLPERUSER=1. Command-line properties override the Property table.
+- FindRelatedProducts + RemoveExistingProducts: a product with the same
+  UpgradeCode in the same context and a version in a non-OnlyDetect Upgrade row's
+  range is removed (major upgrade). OnlyDetect rows set their ActionProperty; a
+  LaunchCondition that then fails (WiX's "NOT WIX_DOWNGRADE_DETECTED") ends with
+  1603 and the condition's message, e.g. "A newer version ... is already installed".
+- Same ProductCode already installed: same version -> maintenance, 0; different
+  version -> 1638 "Another version of this product is already installed".
+- Uncompressed source files (the payload folder) must exist beside the package:
+  a missing one is "Error 1308. Source file not found" and 1603. An external
+  cabinet that is missing is error 1311, 1603.
+- 1619 package missing, 1620 not an MSI, 1622 log folder missing, 1624 transform
+  missing, 1639 invalid command line, 1605 ``/x`` of a product not installed,
+  1618 while another msiexec runs on the host (the _MSIExecute mutex).
+- 3010 (from the behaviour queue) installs and sets the pending-reboot flag; without
+  /norestart the quiet install reboots the machine itself and returns 1641.
+- A verbose log (UTF-16LE with BOM, as msiexec writes it) goes to the ``/L*V`` path.
+Transforms are checked for existence and recorded but not applied (no .mst parser).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from lab.host.msipackage import (
+    MSI_CACHE,
+    UPGRADE_ONLY_DETECT,
+    MsiPackage,
+    MsiParseError,
+    evaluate_condition,
+    format_text,
+    upgrade_matches,
+    version_key,
+)
+from lab.host.registry import pack_guid
+
+if TYPE_CHECKING:
+    from lab.host.host import Host
+
+MACHINE_SID = "S-1-5-18"
+UNINSTALL = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall"
+USERDATA = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Installer\UserData"
+_PROPERTY = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)=(.*)$", re.DOTALL)
+_GUID = re.compile(r"^\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}$")
+MESSAGES = {
+    0: "The action completed successfully.",
+    1603: "Fatal error during installation.",
+    1605: "This action is only valid for products that are currently installed.",
+    1618: "Another installation is already in progress. Complete that installation before proceeding with this "
+    "install.",
+    1619: "This installation package could not be opened. Verify that the package exists and that you can access it.",
+    1620: "This installation package could not be opened. Contact the application vendor to verify that this is a "
+    "valid Windows Installer package.",
+    1622: "There was an error opening installation log file. Verify that the specified log file location exists "
+    "and that you can write to it.",
+    1624: "Error applying transforms. Verify that the specified transform paths are valid.",
+    1638: "Another version of this product is already installed. Installation of this version cannot continue.",
+    1639: "Invalid command line argument. Consult the Windows Installer SDK for detailed command line help.",
+    1641: "The requested operation completed successfully. The system will be restarted so the changes can take "
+    "effect.",
+    3010: "The requested operation is successful. Changes will not be effective until the system is rebooted.",
+}
+
+
+class InvalidCommandLine(ValueError):
+    pass
+
+
+@dataclass
+class Invocation:
+    action: str  # 'install' | 'uninstall'
+    target: str  # package path or product code
+    properties: dict[str, str] = field(default_factory=dict)
+    log_path: str | None = None
+    log_mode: str = ""
+    ui: str = "full"
+    restart: str = "default"  # 'default' | 'norestart' | 'forcerestart' | 'promptrestart'
+
+
+def parse_arguments(argv: list[str]) -> Invocation:
+    """Parse msiexec's argument array; options are case-insensitive and may start with '/' or '-'."""
+    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
+        raise InvalidCommandLine("arguments must be a list of strings")
+    action: str | None = None
+    target = ""
+    props: dict[str, str] = {}
+    inv = Invocation("install", "")
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        low = arg.lower()
+        prop = _PROPERTY.match(arg)
+        if prop and not arg.startswith(("/", "-")):
+            props[prop.group(1)] = prop.group(2)  # literally: quotes, spaces, ;, $(), backticks, newlines
+        elif low[:1] in ("/", "-") and len(low) > 1:
+            opt = low[1:]
+            if opt in ("i", "package", "x", "uninstall"):
+                if action is not None or i + 1 >= len(argv):
+                    raise InvalidCommandLine(f"option {arg} needs exactly one package or product code")
+                action = "install" if opt in ("i", "package") else "uninstall"
+                target = argv[i + 1]
+                i += 1
+            elif opt in ("q", "qn", "quiet", "qb", "qr", "qf", "passive", "qn+", "qb-", "qb+", "qb!", "qb!-"):
+                inv.ui = "quiet" if opt in ("q", "qn", "quiet") else opt
+            elif opt in ("norestart", "forcerestart", "promptrestart"):
+                inv.restart = opt
+            elif opt.startswith("l") and (opt == "log" or re.fullmatch(r"l[iwearucmopvx+!*]*", opt)):
+                if i + 1 >= len(argv):
+                    raise InvalidCommandLine(f"option {arg} needs a log file path")
+                inv.log_mode = opt[1:] if opt != "log" else "*v"
+                inv.log_path = argv[i + 1]
+                i += 1
+            else:
+                raise InvalidCommandLine(f"unsupported option {arg}")
+        else:
+            raise InvalidCommandLine(f"unexpected argument {arg!r}")
+        i += 1
+    if action is None or not target:
+        raise InvalidCommandLine("one of /i <package> or /x <package|ProductCode> is required")
+    inv.action, inv.target, inv.properties = action, target, props
+    return inv
+
+
+@dataclass
+class MsiexecResult:
+    rc: int
+    log_lines: list[str]
+    duration: float
+    invocation: Invocation | None
+    product_code: str | None = None
+    reboot: bool = False
+
+
+class _Log:
+    """Verbose log lines in msiexec's format, stamped with simulated time."""
+
+    def __init__(self, host: Host, pid: int) -> None:
+        self.host = host
+        self.lines: list[str] = []
+        self._tag = f"({pid % 256:02X}:{(pid * 7) % 256:02X})"
+
+    def stamp(self) -> str:
+        now: datetime = self.host.clock.now()
+        return now.strftime("%H:%M:%S:") + f"{now.microsecond // 1000:03d}"
+
+    def add(self, text: str, side: str = "s") -> None:
+        self.lines.append(f"MSI ({side}) {self._tag} [{self.stamp()}]: {text}")
+
+    def raw(self, text: str) -> None:
+        self.lines.append(text)
+
+
+def _context(pkg: MsiPackage, props: dict[str, str]) -> str:
+    allusers = props.get("ALLUSERS", pkg.properties.get("ALLUSERS", ""))
+    per_user_flag = props.get("MSIINSTALLPERUSER", pkg.properties.get("MSIINSTALLPERUSER", ""))
+    if allusers == "1":
+        return "machine"
+    if allusers == "2":
+        return "user" if per_user_flag == "1" else "machine"
+    return "user"
+
+
+def _target_dirs(host: Host, pkg: MsiPackage, context: str, user: str, props: dict[str, str]) -> dict[str, str]:
+    """Directory key -> target path (with trailing backslash, as Windows Installer keeps directory properties)."""
+    env = host.env(user)
+    local_programs = env["LOCALAPPDATA"] + "\\Programs"
+    roots = {
+        "TARGETDIR": "C:\\",
+        "ProgramFiles64Folder": local_programs if context == "user" else "C:\\Program Files",
+        "ProgramFilesFolder": local_programs if context == "user" else "C:\\Program Files (x86)",
+        "LocalAppDataFolder": env["LOCALAPPDATA"],
+        "AppDataFolder": env["APPDATA"],
+        "CommonAppDataFolder": "C:\\ProgramData",
+        "WindowsFolder": "C:\\Windows",
+        "TempFolder": env["TEMP"],
+    }
+    out: dict[str, str] = {}
+
+    def resolve(key: str, depth: int = 0) -> str:
+        if key in out:
+            return out[key]
+        if props.get(key):
+            path = props[key]
+        elif key in roots:
+            path = roots[key]
+        elif key in pkg.directories and depth < 64:
+            parent, name = pkg.directories[key]
+            base = resolve(parent, depth + 1) if parent else "C:\\"
+            path = base if name in (".", "SourceDir") else base.rstrip("\\") + "\\" + name
+        else:
+            path = "C:\\"
+        out[key] = path.rstrip("\\") + "\\"
+        return out[key]
+
+    for key in pkg.directories:
+        resolve(key)
+    return out
+
+
+def _registry_root(root: int, context: str, sid: str) -> tuple[str, str]:
+    """Registry table Root -> hive prefix. -1 is HKMU (wixl writes 4 for it); per-user HKMU means HKCU."""
+    if root in (-1, 4):
+        return ("HKLM", "") if context == "machine" else ("HKU", sid)
+    return {0: ("HKLM", "SOFTWARE\\Classes"), 1: ("HKU", sid), 2: ("HKLM", ""), 3: ("HKU", "")}.get(root, ("HKLM", ""))
+
+
+def _typed(value: str) -> tuple[str, Any]:
+    """Registry table value prefixes: #123 DWORD, #x binary, #% expandable, [~] multi-string."""
+    if value.startswith("#x"):
+        return "REG_BINARY", bytes.fromhex(value[2:])
+    if value.startswith("#%"):
+        return "REG_EXPAND_SZ", value[2:]
+    if value.startswith("##"):
+        return "REG_SZ", value[1:]
+    if value.startswith("#") and re.fullmatch(r"#[+-]?\d+", value):
+        return "REG_DWORD", int(value[1:]) % 2**32
+    if "\0" in value:
+        return "REG_MULTI_SZ", [p for p in value.split("\0") if p]
+    return "REG_SZ", value
+
+
+def installed_products(host: Host) -> list[dict[str, Any]]:
+    return list(host.products.values())
+
+
+def _find_installed(host: Host, product_code: str, sid: str | None = None) -> dict[str, Any] | None:
+    for product in host.products.values():
+        if product["product_code"].upper() == product_code.upper() and (sid is None or product["sid"] == sid):
+            return product
+    return None
+
+
+def register_product(host: Host, product: dict[str, Any]) -> None:
+    """Write the registry entries Windows Installer writes for an installed product."""
+    reg = host.registry
+    pc, uc, sid = product["product_code"], product["upgrade_code"], product["sid"]
+    packed = pack_guid(pc)
+    major, minor, build = version_key(product["version"])
+    arp = {
+        "DisplayName": ("REG_SZ", product["name"]),
+        "DisplayVersion": ("REG_SZ", product["version"]),
+        "Publisher": ("REG_SZ", product["manufacturer"]),
+        "InstallDate": ("REG_SZ", product["install_date"]),
+        "InstallLocation": ("REG_SZ", product["install_location"]),
+        "InstallSource": ("REG_SZ", product["install_source"]),
+        "UninstallString": ("REG_EXPAND_SZ", f"MsiExec.exe /X{pc}"),
+        "ModifyPath": ("REG_EXPAND_SZ", f"MsiExec.exe /I{pc}"),
+        "WindowsInstaller": ("REG_DWORD", 1),
+        "Version": ("REG_DWORD", (major << 24 | minor << 16 | build) % 2**32),
+        "VersionMajor": ("REG_DWORD", major % 2**32),
+        "VersionMinor": ("REG_DWORD", minor % 2**32),
+        "Language": ("REG_DWORD", 1033),
+    }
+    view = 32 if product["arch"] == "Intel" else 64
+    if product["scope"] == "machine":
+        arp_key = f"HKLM\\{UNINSTALL}\\{pc}"
+        published = f"HKLM\\SOFTWARE\\Classes\\Installer\\Products\\{packed}"
+        upgrade = f"HKLM\\SOFTWARE\\Classes\\Installer\\UpgradeCodes\\{pack_guid(uc)}" if uc else None
+    else:
+        arp_key = f"HKU\\{sid}\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{pc}"
+        published = f"HKU\\{sid}\\Software\\Microsoft\\Installer\\Products\\{packed}"
+        upgrade = f"HKU\\{sid}\\Software\\Microsoft\\Installer\\UpgradeCodes\\{pack_guid(uc)}" if uc else None
+        view = 64
+    for name, (type_, data) in arp.items():
+        reg.set_value(arp_key, name, data, type_, view=view)
+    props_key = f"HKLM\\{USERDATA}\\{sid}\\Products\\{packed}\\InstallProperties"
+    for name, (type_, data) in arp.items():
+        reg.set_value(props_key, name, data, type_)
+    reg.set_value(props_key, "LocalPackage", product["local_package"])
+    reg.set_value(published, "ProductName", product["name"])
+    reg.set_value(published, "PackageCode", pack_guid(product["package_code"]) if product["package_code"] else "")
+    reg.set_value(published, "Version", arp["Version"][1], "REG_DWORD")
+    reg.set_value(published, "Assignment", 1 if product["scope"] == "machine" else 0, "REG_DWORD")
+    if upgrade:
+        reg.set_value(upgrade, packed, "")
+    for entry in product["registry"]:
+        reg.set_value(entry["key"], entry["name"], entry["data"], entry["type"])
+
+
+def unregister_product(host: Host, product: dict[str, Any]) -> None:
+    reg = host.registry
+    pc, uc, sid = product["product_code"], product["upgrade_code"], product["sid"]
+    packed = pack_guid(pc)
+    view = 32 if product["arch"] == "Intel" and product["scope"] == "machine" else 64
+    if product["scope"] == "machine":
+        reg.delete_key(f"HKLM\\{UNINSTALL}\\{pc}", recurse=True, view=view)
+        reg.delete_key(f"HKLM\\SOFTWARE\\Classes\\Installer\\Products\\{packed}", recurse=True)
+        upgrade = f"HKLM\\SOFTWARE\\Classes\\Installer\\UpgradeCodes\\{pack_guid(uc)}" if uc else None
+    else:
+        reg.delete_key(f"HKU\\{sid}\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{pc}", recurse=True)
+        reg.delete_key(f"HKU\\{sid}\\Software\\Microsoft\\Installer\\Products\\{packed}", recurse=True)
+        upgrade = f"HKU\\{sid}\\Software\\Microsoft\\Installer\\UpgradeCodes\\{pack_guid(uc)}" if uc else None
+    reg.delete_key(f"HKLM\\{USERDATA}\\{sid}\\Products\\{packed}", recurse=True)
+    if upgrade:
+        reg.delete_value(upgrade, packed)
+        if not reg.values(upgrade):
+            reg.delete_key(upgrade, recurse=True)
+    for entry in product["registry"]:
+        reg.delete_value(entry["key"], entry["name"])
+    for path in product["files"]:
+        if host.files.is_file(path):
+            host.files.remove(path)
+    location = product["install_location"]
+    if location and host.files.is_dir(location) and not host.files.listdir(location):
+        host.files.remove(location)
+    if host.files.is_file(product["local_package"]):
+        host.files.remove(product["local_package"])
+    host.products.pop((sid, pc.upper()), None)
+
+
+class Msiexec:
+    """One msiexec.exe run on a host, as ``user``."""
+
+    def __init__(self, host: Host, argv: list[str], user: str) -> None:
+        self.host = host
+        self.argv = list(argv)
+        self.user = user
+        self.pid = host.next_pid()
+        self.log = _Log(host, self.pid)
+
+    def _finish(self, rc: int, inv: Invocation | None, started: float, **extra: Any) -> MsiexecResult:
+        log = self.log
+        log.add(f"MainEngineThread is returning {rc}")
+        log.raw(f"=== Verbose logging stopped: {self.host.clock.now().strftime('%m/%d/%Y  %H:%M:%S')} ===")
+        if inv is not None and inv.log_path:
+            text = "\r\n".join(log.lines) + "\r\n"
+            with contextlib.suppress(OSError, ValueError):  # the folder was checked up front
+                self.host.files.write_bytes(inv.log_path, b"\xff\xfe" + text.encode("utf-16-le", "surrogatepass"))
+        duration = self.host.clock.monotonic() - started
+        result = MsiexecResult(rc, log.lines, duration, inv, **extra)
+        self.host.msiexec_history.append(
+            {
+                "time": self.host.clock.now().isoformat(),
+                "user": self.user,
+                "argv": self.argv,
+                "rc": rc,
+                "duration": round(duration, 3),
+            }
+        )
+        return result
+
+    async def run(self) -> MsiexecResult:
+        host, log = self.host, self.log
+        started = host.clock.monotonic()
+        log.raw(
+            f"=== Verbose logging started: {host.clock.now().strftime('%m/%d/%Y  %H:%M:%S')}  Build type: SHIP UNICODE "
+            f"5.00.10011.00  Calling process: C:\\Windows\\system32\\msiexec.exe ==="
+        )
+        log.add("Resetting cached policy values", "c")
+        log.add(f"Machine policy value 'DisableUserInstalls' is 0; command line: {self.argv!r}", "c")
+        try:
+            inv = parse_arguments(self.argv)
+        except InvalidCommandLine as exc:
+            log.add(f"Note: 1: 1639 2: {exc}", "c")
+            return self._finish(1639, None, started)
+        if inv.log_path:
+            try:
+                parent = host.files.canonical(inv.log_path).rpartition("\\")[0] or "C:\\"
+                ok = host.files.is_dir(parent if len(parent) > 2 else parent + "\\")
+            except ValueError:
+                ok = False
+            if not ok:
+                return self._finish(1622, None, started)
+        busy = host.behaviour.busy_until > host.clock.monotonic()
+        queued = host.behaviour.msiexec_results[0] if host.behaviour.msiexec_results else None
+        if host.msiexec_running or busy or queued == 1618:
+            if queued == 1618 and not (host.msiexec_running or busy):
+                host.behaviour.msiexec_results.pop(0)
+            log.add("Failed to grab execution mutex. System error 258.", "c")
+            log.add(
+                "Error 1500. Another installation is in progress. You must complete that installation "
+                "before continuing this one.",
+                "c",
+            )
+            return self._finish(1618, inv, started)
+        host.msiexec_running = True
+        boot = host.boot_id
+        try:
+            if inv.action == "install":
+                return await self._install(inv, started, boot)
+            return await self._uninstall(inv, started, boot)
+        finally:
+            if host.boot_id == boot:
+                host.msiexec_running = False
+
+    async def _work(self, boot: int) -> None:
+        """Spend the simulated install time; a reboot meanwhile kills msiexec (the transaction never commits)."""
+        from lab.host.host import HostDropped  # circular at import time only
+
+        lo, hi = self.host.behaviour.msiexec_duration
+        await self.host.clock.sleep(self.host.rng("msiexec").uniform(lo, hi))
+        if self.host.boot_id != boot:
+            raise HostDropped(f"{self.host.name} rebooted during msiexec")
+
+    def _outcome(self) -> int:
+        results = self.host.behaviour.msiexec_results
+        return results.pop(0) if results else 0
+
+    def _fail(self, inv: Invocation, started: float, pkg: MsiPackage | None, message: str) -> MsiexecResult:
+        name = pkg.product_name if pkg else "Windows Installer"
+        self.log.add(f"Product: {name} -- {message}")
+        self.log.add(f"Product: {name} -- Installation operation failed.")
+        if pkg:
+            self.log.add(
+                f"Windows Installer installed the product. Product Name: {name}. Product Version: "
+                f"{pkg.product_version}. Product Language: 1033. Manufacturer: {pkg.manufacturer}. "
+                f"Installation success or error status: 1603."
+            )
+        return self._finish(1603, inv, started)
+
+    async def _install(self, inv: Invocation, started: float, boot: int) -> MsiexecResult:
+        host, log = self.host, self.log
+        try:
+            package = host.files.canonical(inv.target)
+            data = host.files.read_bytes(package)
+        except (OSError, ValueError):
+            log.add(f"Note: 1: 1309 2: 5 3: {inv.target}", "c")
+            log.add(f"MainEngineThread: Failed to open package {inv.target}: 1619", "c")
+            return self._finish(1619, inv, started)
+        try:
+            pkg = MSI_CACHE.get(data, host.files.sha256(package))
+        except MsiParseError as exc:
+            log.add(f"Note: 1: 2203 2: {package} 3: -2147286960 ({exc})", "c")
+            return self._finish(1620, inv, started)
+        folder = package.rpartition("\\")[0]
+        for transform in [t for t in inv.properties.get("TRANSFORMS", "").split(";") if t]:
+            tpath = transform if re.match(r"^[A-Za-z]:[\\/]", transform) else f"{folder}\\{transform.lstrip(':@|')}"
+            if not host.files.is_file(tpath):
+                log.add(f"Note: 1: 2203 2: {tpath} 3: -2147287038")
+                log.add(f"Product: {pkg.product_name} -- Error 2729. Transform {transform} invalid or missing.")
+                return self._finish(1624, inv, started)
+        props = {**pkg.properties, **inv.properties}
+        context = _context(pkg, inv.properties)
+        sid = MACHINE_SID if context == "machine" else host.sid_of(self.user)
+        log.add(f"Original package ==> {package}")
+        log.add(f"Package we're running from ==> {package}")
+        log.add(f"PROPERTY CHANGE: Adding ALLUSERS property. Its value is '{props.get('ALLUSERS', '')}'.")
+        log.add(f"Product Code from property table: {pkg.product_code}. Context: {context} (SID {sid})")
+        for key in sorted(inv.properties):
+            log.add(f"PROPERTY CHANGE: Adding {key} property. Its value is '{inv.properties[key]}'.")
+        same = _find_installed(host, pkg.product_code, sid)
+        if same is not None and version_key(same["version"]) != version_key(pkg.product_version):
+            log.add(f"Product: {pkg.product_name} -- Error 1316. Another version of this product is already installed.")
+            return self._finish(1638, inv, started)
+        if same is not None:
+            await self._work(boot)
+            log.add(f"Product: {pkg.product_name} -- Configuration completed successfully.")
+            return self._finish(self._success_code(inv, 0), inv, started, product_code=pkg.product_code)
+        log.add("Doing action: FindRelatedProducts")
+        to_remove: list[dict[str, Any]] = []
+        for row in pkg.upgrades:
+            hits = [
+                p
+                for p in host.products.values()
+                if p["sid"] == sid
+                and p["upgrade_code"].upper() == row.upgrade_code
+                and upgrade_matches(row, p["version"])
+            ]
+            if hits:
+                props[row.action_property] = ";".join(p["product_code"] for p in hits)
+                for p in hits:
+                    log.add(f"FindRelatedProducts: Found application: {p['product_code']} ({p['version']})")
+                if not row.attributes & UPGRADE_ONLY_DETECT:
+                    to_remove.extend(p for p in hits if p not in to_remove)
+        log.add("Doing action: LaunchConditions")
+        for condition, description in pkg.launch_conditions:
+            try:
+                ok = evaluate_condition(condition, props)
+            except ValueError as exc:
+                log.add(f"Note: condition not evaluated ({exc}); treated as true")
+                ok = True
+            if not ok:
+                return self._fail(inv, started, pkg, format_text(description, props))
+        for f in pkg.files:
+            if f.source_relpath is not None:
+                src = f"{folder}\\{f.source_relpath}"
+                if not host.files.is_file(src):
+                    return self._fail(
+                        inv,
+                        started,
+                        pkg,
+                        f"Error 1308. Source file not found: {src}.  Verify that the file exists and that you can "
+                        f"access it.",
+                    )
+            elif f.cabinet and not f.cabinet.startswith("#") and not host.files.is_file(f"{folder}\\{f.cabinet}"):
+                return self._fail(
+                    inv, started, pkg, f"Error 1311. Source file not found (cabinet): {folder}\\{f.cabinet}."
+                )
+        await self._work(boot)
+        outcome = self._outcome()
+        if outcome == 1603:
+            return self._fail(inv, started, pkg, "Error 1722. There is a problem with this Windows Installer package.")
+        for old in to_remove:
+            log.add(f"Doing action: RemoveExistingProducts: removing {old['product_code']} ({old['version']})")
+            unregister_product(host, old)
+        product = self._commit(pkg, inv, props, (context, sid, package))
+        log.add(f"Product: {pkg.product_name} -- Installation completed successfully.")
+        log.add(
+            f"Windows Installer installed the product. Product Name: {pkg.product_name}. Product Version: "
+            f"{pkg.product_version}. Product Language: 1033. Manufacturer: {pkg.manufacturer}. "
+            f"Installation success or error status: 0."
+        )
+        rc = self._success_code(inv, outcome)
+        return self._finish(rc, inv, started, product_code=product["product_code"], reboot=rc == 1641)
+
+    def _success_code(self, inv: Invocation, outcome: int) -> int:
+        if outcome != 3010:
+            return 0
+        self.host.pending_reboot = True
+        self.log.add("Windows Installer requires a system restart.")
+        if inv.restart == "norestart" or inv.ui not in ("quiet", "passive"):
+            return 3010
+        self.log.add("Product: reboot initiated by the installer (REBOOT=Force semantics of a quiet install).")
+        return 1641
+
+    def _commit(
+        self, pkg: MsiPackage, inv: Invocation, props: dict[str, str], where: tuple[str, str, str]
+    ) -> dict[str, Any]:
+        context, sid, package = where
+        host = self.host
+        dirs = _target_dirs(host, pkg, context, self.user, props)
+        props = {**props, **dirs}
+        folder = package.rpartition("\\")[0]
+        files: list[str] = []
+        for f in pkg.files:
+            target_dir = dirs.get(f.target_dir, "C:\\")
+            host.files.mkdir(target_dir)
+            dest = target_dir + f.name
+            if f.source_relpath is not None:
+                host.files.copy(f"{folder}\\{f.source_relpath}", dest)
+            else:
+                host.files.write_bytes(dest, b"")  # cabinet extraction is not modelled
+            files.append(host.files.canonical(dest))
+        registry: list[dict[str, Any]] = []
+        for row in pkg.registry:
+            hive, prefix = _registry_root(row["root"], context, sid)
+            key = "\\".join(p for p in (hive, prefix, format_text(row["key"], props)) if p)
+            type_, data = _typed(format_text(row["value"], props))
+            registry.append({"key": key, "name": format_text(row["name"], props), "type": type_, "data": data})
+        install_dir = dirs.get("INSTALLDIR") or (dirs.get(pkg.files[0].target_dir, "") if pkg.files else "")
+        host.files.mkdir("C:\\Windows\\Installer")
+        local_package = f"C:\\Windows\\Installer\\{host.rng('localpackage').getrandbits(32):x}.msi"
+        host.files.copy(package, local_package)
+        user = None if context == "machine" else self.user
+        product = {
+            "product_code": pkg.product_code.upper(),
+            "upgrade_code": pkg.upgrade_code.upper(),
+            "package_code": pkg.package_code,
+            "name": pkg.product_name,
+            "version": pkg.product_version,
+            "manufacturer": pkg.manufacturer,
+            "scope": context,
+            "user": user,
+            "sid": sid,
+            "arch": pkg.arch,
+            "install_date": host.clock.now().strftime("%Y%m%d"),
+            "install_location": install_dir,
+            "install_source": folder + "\\",
+            "local_package": local_package,
+            "package_sha256": pkg.sha256,
+            "properties": dict(inv.properties),  # exactly what arrived on the command line
+            "transforms": inv.properties.get("TRANSFORMS", ""),
+            "files": files,
+            "registry": registry,
+        }
+        host.products[(sid, product["product_code"])] = product
+        register_product(host, product)
+        return product
+
+    async def _uninstall(self, inv: Invocation, started: float, boot: int) -> MsiexecResult:
+        host, log = self.host, self.log
+        code = inv.target
+        if not _GUID.match(code):
+            try:
+                data = host.files.read_bytes(code)
+                code = MSI_CACHE.get(data, host.files.sha256(code)).product_code
+            except (OSError, ValueError, MsiParseError):
+                return self._finish(1619, inv, started)
+        user_sid = host.sid_of(self.user)
+        product = _find_installed(host, code, user_sid) or _find_installed(host, code, MACHINE_SID)
+        if product is None:
+            log.add(f"Product: {code} -- {MESSAGES[1605]}", "c")
+            return self._finish(1605, inv, started)
+        await self._work(boot)
+        outcome = self._outcome()
+        if outcome == 1603:
+            return self._fail(inv, started, None, "Error 1722. There is a problem with this Windows Installer package.")
+        unregister_product(host, product)
+        log.add(f"Product: {product['name']} -- Removal completed successfully.")
+        log.add(
+            f"Windows Installer removed the product. Product Name: {product['name']}. Product Version: "
+            f"{product['version']}. Product Language: 1033. Manufacturer: {product['manufacturer']}. "
+            f"Removal success or error status: 0."
+        )
+        rc = self._success_code(inv, outcome)
+        return self._finish(rc, inv, started, product_code=product["product_code"], reboot=rc == 1641)

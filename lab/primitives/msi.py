@@ -1,0 +1,64 @@
+"""Get-MsiProperty and Invoke-Msiexec: read a package on the host; run msiexec with an argument array."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from lab.host.msipackage import MSI_CACHE, MsiParseError
+from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str, arg_str_list, primitive
+
+if TYPE_CHECKING:
+    from lab.host.host import Host
+
+LOG_TAIL_LINES = 40
+_LOG_OPTION = re.compile(r"^[/-](l[iwearucmopvx+!*]*|log)$", re.IGNORECASE)
+
+
+@primitive("Get-MsiProperty")
+async def get_msi_property(host: Host, args: dict[str, Any], ctx: PrimitiveContext) -> dict[str, Any]:
+    path = arg_str(args, "path")
+    assert path is not None
+    try:
+        full = host.files.canonical(path)
+        data = host.files.read_bytes(full)
+    except (OSError, ValueError) as exc:
+        raise PrimitiveFailure(f"file not found: {path}") from exc
+    try:
+        package = MSI_CACHE.get(data, host.files.sha256(full))
+    except MsiParseError as exc:
+        # What the COM object's OpenDatabase throws for a file that is not an MSI.
+        msg = f'Exception calling "InvokeMember" with "5" argument(s): "OpenDatabase,{path},0"'
+        raise PrimitiveFailure(msg) from exc
+    return {"path": full, **package.summary()}
+
+
+def log_path_of(arguments: list[str]) -> str | None:
+    for i, arg in enumerate(arguments[:-1]):
+        if _LOG_OPTION.match(arg):
+            return arguments[i + 1]
+    return None
+
+
+@primitive("Invoke-Msiexec")
+async def invoke_msiexec(host: Host, args: dict[str, Any], ctx: PrimitiveContext) -> dict[str, Any]:
+    arguments = arg_str_list(args, "arguments")
+    log_path = arg_str(args, "log_path", required=False)
+    given = log_path_of(arguments)
+    if log_path and given is None:
+        arguments = [*arguments, "/L*V", log_path]
+    log_path = log_path or given
+    started = host.clock.monotonic()
+    result = await host.msiexec(arguments, ctx.user)
+    tail: list[str] = []
+    if log_path and host.files.is_file(log_path):
+        raw = host.files.read_bytes(log_path)
+        text = raw[2:].decode("utf-16-le", "replace") if raw.startswith(b"\xff\xfe") else raw.decode("utf-8", "replace")
+        # Get-Content splits on CR, LF and CRLF alike.
+        tail = re.split(r"\r\n|\r|\n", text.rstrip("\r\n"))[-LOG_TAIL_LINES:]
+    return {
+        "rc": result.rc,
+        "log_path": log_path,
+        "log_tail": tail,
+        "duration": round(host.clock.monotonic() - started, 3),
+    }
