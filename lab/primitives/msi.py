@@ -48,6 +48,9 @@ async def invoke_msiexec(host: Host, args: dict[str, Any], ctx: PrimitiveContext
     if log_path and given is None:
         arguments = [*arguments, "/L*V", log_path]
     log_path = log_path or given
+    if log_path:
+        # As the PowerShell primitive does: msiexec answers 1622 when the log folder is missing.
+        host.files.mkdir(host.files.canonical(log_path).rsplit("\\", 1)[0], parents=True)
     started = host.clock.monotonic()
     result = await host.msiexec(arguments, ctx.user)
     tail: list[str] = []

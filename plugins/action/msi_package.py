@@ -74,10 +74,11 @@ class ActionModule(ActionBase):
             package = self._package_from_host(host, args["path"], package)
         if package.product_code is None:
             raise ValueError("product_code is needed: give src, path, or product_code")
-        installed = host.run(
-            "Get-InstalledProduct",
-            {"product_code": package.product_code, "upgrade_code": package.upgrade_code},
-        )["products"]
+        # The product family (UpgradeCode) finds older and newer versions under other ProductCodes.
+        query = (
+            {"upgrade_code": package.upgrade_code} if package.upgrade_code else {"product_code": package.product_code}
+        )
+        installed = host.run("Get-InstalledProduct", query)["products"]
         machine = [p for p in installed if p.get("scope") == "machine"]
         current = self._current(machine, package)
         previous_version = current["version"] if current else None
@@ -233,8 +234,8 @@ class ActionModule(ActionBase):
         code = _msi.exit_code(int(outcome["rc"]))
         ok = code.ok or (action == "uninstall" and code.code == _NOT_INSTALLED)
         result: dict[str, t.Any] = {
-            "rc": code.code,
-            "rc_meaning": code.meaning,
+            "exit_code": code.code,
+            "exit_code_meaning": code.meaning,
             "reboot_required": code.reboot_required,
             "log_path": log_path,
             "busy_retries": retries,

@@ -156,12 +156,14 @@ previous_version:
   returned: always
   type: str
   sample: 9.3.0
-rc:
-  description: msiexec exit code of the last attempt.
+exit_code:
+  description:
+    - msiexec exit code of the last attempt. Not named C(rc) because Ansible treats any
+      non-zero C(rc) as failure, and 3010 is a success.
   returned: when msiexec ran
   type: int
   sample: 3010
-rc_meaning:
+exit_code_meaning:
   description: What the exit code means.
   returned: when msiexec ran
   type: str

@@ -75,6 +75,7 @@ _EXIT_CODES: dict[int, tuple[str, bool, bool, bool]] = {
     1618: ("Another installation is already in progress.", False, False, True),
     1619: ("This installation package could not be opened.", False, False, False),
     1620: ("Not a valid Windows Installer package.", False, False, False),
+    1622: ("Error opening the installation log file (does its folder exist and is it writable?).", False, False, False),
     1624: ("Error applying transforms.", False, False, False),
     1625: ("This installation is forbidden by system policy.", False, False, False),
     1633: ("This installation package is not supported on this platform.", False, False, False),

@@ -23,6 +23,11 @@ for ($i = 0; $i -lt $argList.Count - 1; $i++) {
 }
 if ($logPath -and $null -eq $given) { $argList += @('/L*V', $logPath) }
 if (-not $logPath) { $logPath = $given }
+# msiexec fails with 1622 when the log folder is missing; creating it is always safe.
+if ($logPath) {
+    $logDir = Split-Path -Path $logPath -Parent
+    if ($logDir -and -not (Test-Path -LiteralPath $logDir)) { $null = New-Item -ItemType Directory -Path $logDir -Force }
+}
 
 $psi = New-Object -TypeName System.Diagnostics.ProcessStartInfo
 $psi.FileName = Join-Path -Path $env:SystemRoot -ChildPath 'System32\msiexec.exe'

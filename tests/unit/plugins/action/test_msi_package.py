@@ -111,7 +111,7 @@ def test_check_mode_reports_and_runs_nothing() -> None:
 def test_busy_installer_is_retried_then_succeeds(no_sleep: list[float]) -> None:
     host = FakeHost([], msiexec_rcs=[1618, 1618, 0])
     result = make_action()._run(host, args(busy_timeout=120))
-    assert result["rc"] == 0
+    assert result["exit_code"] == 0
     assert result["busy_retries"] == 2
     assert len(no_sleep) == 2
     assert sum(no_sleep) <= 120
@@ -121,7 +121,7 @@ def test_busy_until_timeout_fails_with_meaning() -> None:
     host = FakeHost([], msiexec_rcs=[1618] * 50)
     result = make_action()._run(host, args(busy_timeout=30))
     assert result["failed"] is True
-    assert result["rc"] == 1618
+    assert result["exit_code"] == 1618
     assert "Another installation" in result["msg"]
 
 
@@ -129,7 +129,7 @@ def test_fatal_error_returns_code_meaning_and_log_tail() -> None:
     host = FakeHost([], msiexec_rcs=[1603])
     result = make_action()._run(host, args())
     assert result["failed"] is True
-    assert result["rc"] == 1603
+    assert result["exit_code"] == 1603
     assert result["log_tail"][-1] == "MainEngineThread is returning 1603"
     assert "1603" in result["msg"]
     assert "fatal" in result["msg"]

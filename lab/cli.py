@@ -1,0 +1,91 @@
+"""``python -m lab serve``: start a fleet, write its inventory, print one ready line, run until signalled."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from lab.fleet import ADDRESS_MODES, TRANSPORTS, Fleet, FleetConfig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m lab", description="Windows fleet simulator serving real WinRM.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="start a fleet and serve WinRM until SIGINT/SIGTERM")
+    serve.add_argument("--clients", type=int, default=10, help="number of client hosts (client-0001 ...)")
+    serve.add_argument("--servers", type=int, default=0, help="number of server hosts (server-01 ...)")
+    serve.add_argument("--inventory", type=Path, required=True, help="where to write the Ansible YAML inventory")
+    serve.add_argument("--seed", type=int, default=0, help="seed for waves, credentials and behaviours")
+    serve.add_argument("--time-scale", type=float, default=1.0, help="simulated seconds per real second")
+    serve.add_argument("--state-dir", type=Path, default=Path(".tmp/lab"), help="CA, keys, NTLM users, lab.json")
+    serve.add_argument("--transport", choices=TRANSPORTS, default="ntlm", help="WinRM auth written to the inventory")
+    serve.add_argument("--https", action="store_true", help="inventory uses https (5986) with CA validation")
+    serve.add_argument("--base-address", default="127.0.1.1", help="first host address (127.x.y.z)")
+    serve.add_argument("--http-port", type=int, default=5985)
+    serve.add_argument("--https-port", type=int, default=5986)
+    serve.add_argument(
+        "--address-mode",
+        choices=ADDRESS_MODES,
+        default="auto",
+        help="ip: one loopback address per host; port: ports on 127.0.0.1; auto: ip, falling back to port",
+    )
+    serve.add_argument("--control-port", type=int, default=0, help="control API port on 127.0.0.1 (0: any free)")
+    serve.add_argument("-v", "--verbose", action="store_true")
+    return parser
+
+
+async def serve(config: FleetConfig) -> int:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    fleet = Fleet(config)
+    await fleet.start()
+    try:
+        print(
+            f"lab ready: {config.clients} clients, {config.servers} servers, control {fleet.control_url}, "
+            f"inventory {config.inventory}",
+            flush=True,
+        )
+        await stop.wait()
+    finally:
+        await fleet.stop()
+        fleet.remove_lab_json()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        config = FleetConfig(
+            clients=args.clients,
+            servers=args.servers,
+            seed=args.seed,
+            time_scale=args.time_scale,
+            state_dir=args.state_dir,
+            inventory=args.inventory,
+            transport=args.transport,
+            https=args.https,
+            base_address=args.base_address,
+            http_port=args.http_port,
+            https_port=args.https_port,
+            address_mode=args.address_mode,
+            control_port=args.control_port,
+        )
+    except ValueError as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return asyncio.run(serve(config))
+    except OSError as exc:
+        print(f"lab: cannot start the fleet: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,345 @@
+"""Inspection and control API of a lab fleet: JSON over HTTP on its own loopback port.
+
+Tests and operators use it to look at host state, log users on, start processes,
+inject faults and reboot hosts. See ``lab/README.md`` for the routes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import typing as t
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Awaitable, Callable
+
+from lab.winrm.http import BadRequest, Request, Response, read_request
+
+if t.TYPE_CHECKING:
+    from lab.fleet import Fleet, FleetHost
+
+log = logging.getLogger(__name__)
+JSON = "application/json"
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _json(status: int, payload: t.Any) -> Response:
+    return Response(status, (json.dumps(payload, sort_keys=True, default=str) + "\n").encode(), content_type=JSON)
+
+
+Handler = Callable[["ControlServer", Request, dict[str, str]], Awaitable[t.Any]]
+_ROUTES: list[tuple[str, re.Pattern[str], Handler]] = []
+
+
+def route(method: str, pattern: str) -> Callable[[Handler], Handler]:
+    def register(func: Handler) -> Handler:
+        _ROUTES.append((method, re.compile("^" + pattern + "$"), func))
+        return func
+
+    return register
+
+
+def _body(request: Request) -> dict[str, t.Any]:
+    if not request.body.strip():
+        return {}
+    try:
+        data = json.loads(request.body)
+    except ValueError as exc:
+        raise ApiError(400, f"body is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ApiError(400, "body must be a JSON object")
+    return data
+
+
+def _field(data: dict[str, t.Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str) or not value:
+        raise ApiError(400, f"field {name!r} (non-empty string) is required")
+    return value
+
+
+class ControlServer:
+    def __init__(self, fleet: Fleet, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.fleet = fleet
+        self.bind_host = host
+        self.port = port
+        self._server: asyncio.AbstractServer | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, self.bind_host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        self.url = f"http://{self.bind_host}:{self.port}"
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                request = await read_request(reader)
+                if request is None:
+                    break
+                response = await self.dispatch(request)
+                writer.write(response.render(request.keep_alive))
+                await writer.drain()
+                if not request.keep_alive:
+                    break
+        except (BadRequest, ConnectionError, asyncio.IncompleteReadError) as exc:
+            log.debug("control connection ended: %s", exc)
+        finally:
+            writer.close()
+
+    async def dispatch(self, request: Request) -> Response:
+        path = request.path.split("?", 1)[0].rstrip("/") or "/"
+        allowed = False
+        for method, pattern, handler in _ROUTES:
+            match = pattern.match(path)
+            if not match:
+                continue
+            allowed = True
+            if method != request.method:
+                continue
+            try:
+                result = await handler(self, request, match.groupdict())
+            except ApiError as exc:
+                return _json(exc.status, {"error": exc.message})
+            except ValueError as exc:
+                # The host model's way of saying the payload makes no sense.
+                return _json(400, {"error": str(exc)})
+            except KeyError as exc:
+                return _json(404, {"error": f"not found: {exc.args[0] if exc.args else exc}"})
+            return _json(200, result)
+        if allowed:
+            return _json(405, {"error": f"method {request.method} not allowed on {path}"})
+        return _json(404, {"error": f"no such route: {request.method} {path}"})
+
+    def host(self, name: str) -> FleetHost:
+        fh = self.fleet.get(name)
+        if fh is None:
+            raise ApiError(404, f"unknown host {name!r}")
+        return fh
+
+
+def _summary(fh: FleetHost) -> dict[str, t.Any]:
+    return {
+        "name": fh.name,
+        "kind": fh.host.kind,
+        "address": fh.address,
+        "http_port": fh.http_port,
+        "https_port": fh.https_port,
+        "transport": fh.transport,
+        "up": fh.host.network_up(),
+    }
+
+
+@route("GET", "/hosts")
+async def _list_hosts(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    return [_summary(fh) for fh in api.fleet.hosts.values()]
+
+
+@route("GET", "/hosts/(?P<name>[^/]+)")
+async def _get_host(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    fh = api.host(params["name"])
+    out = dict(fh.host.snapshot())
+    out.update(_summary(fh))
+    out["counters"] = dict(fh.host.counters)
+    out["open_connections"] = fh.server.connection_count
+    out["open_shells"] = len(fh.server.shells)
+    return out
+
+
+@route("GET", "/hosts/(?P<name>[^/]+)/counters")
+async def _host_counters(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    return dict(api.host(params["name"]).host.counters)
+
+
+@route("GET", "/hosts/(?P<name>[^/]+)/file")
+async def _file(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    fh = api.host(params["name"])
+    query = urllib.parse.parse_qs(request.path.partition("?")[2])
+    path = (query.get("path") or [""])[0]
+    if not path:
+        raise ApiError(400, "query parameter 'path' is required")
+    files = fh.host.files
+    if not files.exists(path):
+        raise ApiError(404, f"no such file or directory on {fh.name}: {path}")
+    if files.is_dir(path):
+        return {"path": path, "is_dir": True, "entries": files.listdir(path)}
+    return {
+        "path": path,
+        "is_dir": False,
+        "size": files.size(path),
+        "sha1": files.sha1(path),
+        "sha256": files.sha256(path),
+    }
+
+
+@route("POST", "/hosts/(?P<name>[^/]+)/logon")
+async def _logon(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    fh = api.host(params["name"])
+    return fh.host.logon(_field(_body(request), "user"))
+
+
+@route("POST", "/hosts/(?P<name>[^/]+)/logoff")
+async def _logoff(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    fh = api.host(params["name"])
+    user = _field(_body(request), "user")
+    fh.host.logoff(user)
+    return {"user": user, "logged_on": False}
+
+
+@route("POST", "/hosts/(?P<name>[^/]+)/processes")
+async def _start_process(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    fh = api.host(params["name"])
+    body = _body(request)
+    return fh.host.start_process(_field(body, "user"), _field(body, "name"))
+
+
+@route("DELETE", "/hosts/(?P<name>[^/]+)/processes/(?P<pid>[0-9]+)")
+async def _stop_process(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    fh = api.host(params["name"])
+    pid = int(params["pid"])
+    fh.host.stop_process(pid)
+    return {"pid": pid, "stopped": True}
+
+
+@route("POST", "/hosts/(?P<name>[^/]+)/control")
+async def _control(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    fh = api.host(params["name"])
+    body = _body(request)
+    if not body:
+        raise ApiError(400, "a behaviour or fault payload is required")
+    result = fh.host.apply_control(body)
+    if not fh.host.network_up():
+        fh.server.drop_connections()
+    return result
+
+
+@route("POST", "/hosts/(?P<name>[^/]+)/reboot")
+async def _reboot(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    fh = api.host(params["name"])
+    body = _body(request)
+    downtime = body.get("downtime")
+    if downtime is not None and (not isinstance(downtime, int | float) or downtime < 0):
+        raise ApiError(400, "downtime must be a non-negative number of simulated seconds")
+    fh.host.reboot(downtime)
+    fh.server.drop_connections()
+    return {"name": fh.name, "boot_id": fh.host.boot_id, "up": fh.host.network_up()}
+
+
+@route("POST", "/counters/reset")
+async def _reset_counters(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    names = _body(request).get("hosts") or list(api.fleet.hosts)
+    for name in names:
+        api.host(name).host.counters.clear()
+    return {"reset": len(names)}
+
+
+@route("GET", "/fleet/counters")
+async def _fleet_counters(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    total: dict[str, int] = {}
+    for fh in api.fleet.hosts.values():
+        for key, value in fh.host.counters.items():
+            total[key] = total.get(key, 0) + value
+    return total
+
+
+@route("GET", "/fleet")
+async def _fleet(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    cfg = api.fleet.config
+    blobs = api.fleet.blobs.stats() if api.fleet.blobs is not None and hasattr(api.fleet.blobs, "stats") else {}
+    return {
+        "clients": cfg.clients,
+        "servers": cfg.servers,
+        "seed": cfg.seed,
+        "time_scale": cfg.time_scale,
+        "address_mode": api.fleet.address_mode,
+        "now": api.fleet.clock.now().isoformat() if api.fleet.clock is not None else None,
+        "blobs": blobs,
+    }
+
+
+class ControlError(Exception):
+    """The control API answered with an error status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"HTTP {status}: {message}")
+        self.status = status
+        self.message = message
+
+
+class ControlClient:
+    """Blocking client for the control API (standard library only, for tests and scripts)."""
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, payload: t.Any = None) -> t.Any:
+        data = None if payload is None else json.dumps(payload).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", JSON)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            body = exc.read()
+            try:
+                message = json.loads(body).get("error", body.decode())
+            except ValueError:
+                message = body.decode(errors="replace")
+            raise ControlError(exc.code, message) from None
+
+    def hosts(self) -> list[dict[str, t.Any]]:
+        return self.request("GET", "/hosts")
+
+    def host(self, name: str) -> dict[str, t.Any]:
+        return self.request("GET", f"/hosts/{name}")
+
+    def counters(self, name: str) -> dict[str, int]:
+        return self.request("GET", f"/hosts/{name}/counters")
+
+    def file(self, name: str, path: str) -> dict[str, t.Any]:
+        """Size and hashes of a file on a host (or a directory listing)."""
+        return self.request("GET", f"/hosts/{name}/file?path={urllib.parse.quote(path)}")
+
+    def logon(self, name: str, user: str) -> dict[str, t.Any]:
+        return self.request("POST", f"/hosts/{name}/logon", {"user": user})
+
+    def logoff(self, name: str, user: str) -> dict[str, t.Any]:
+        return self.request("POST", f"/hosts/{name}/logoff", {"user": user})
+
+    def start_process(self, name: str, user: str, process: str) -> dict[str, t.Any]:
+        return self.request("POST", f"/hosts/{name}/processes", {"user": user, "name": process})
+
+    def stop_process(self, name: str, pid: int) -> dict[str, t.Any]:
+        return self.request("DELETE", f"/hosts/{name}/processes/{pid}")
+
+    def control(self, name: str, payload: dict[str, t.Any]) -> dict[str, t.Any]:
+        return self.request("POST", f"/hosts/{name}/control", payload)
+
+    def reboot(self, name: str, downtime: float | None = None) -> dict[str, t.Any]:
+        return self.request("POST", f"/hosts/{name}/reboot", {} if downtime is None else {"downtime": downtime})
+
+    def reset_counters(self, hosts: list[str] | None = None) -> dict[str, t.Any]:
+        return self.request("POST", "/counters/reset", {"hosts": hosts} if hosts else {})
+
+    def fleet_counters(self) -> dict[str, int]:
+        return self.request("GET", "/fleet/counters")
+
+    def fleet(self) -> dict[str, t.Any]:
+        return self.request("GET", "/fleet")

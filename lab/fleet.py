@@ -1,0 +1,449 @@
+"""A fleet of simulated Windows hosts served over WinRM on loopback, plus its inventory and control API.
+
+One process, one event loop: every host gets its own loopback address
+(127.0.1.1, 127.0.1.2, ... skipping .0 and .255) with WinRM on 5985 (http) and
+5986 (https). Where distinct loopback addresses cannot be bound (not Linux), all
+hosts share 127.0.0.1 and get a pair of ports each.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import hashlib
+import ipaddress
+import json
+import logging
+import os
+import random
+import threading
+import typing as t
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from lab.tls import LabCA
+from lab.winrm.auth import NtlmUserFiles
+from lab.winrm.server import HostServer
+
+if t.TYPE_CHECKING:
+    from lab.clock import Clock
+    from lab.host import BlobStore, Host
+
+log = logging.getLogger(__name__)
+TRANSPORTS = ("basic", "ntlm", "mixed")
+ADDRESS_MODES = ("auto", "ip", "port")
+# How often (real seconds) the fleet looks for hosts that went off the network to reset their connections.
+NETWORK_WATCH_INTERVAL = 0.2
+
+HostFactory = Callable[..., "Host"]
+T = t.TypeVar("T")
+
+
+@dataclass
+class FleetConfig:
+    """Everything that decides what a fleet looks like; the same config and seed give the same fleet."""
+
+    clients: int = 0
+    servers: int = 0
+    seed: int = 0
+    time_scale: float = 1.0
+    state_dir: Path = field(default_factory=lambda: Path(".tmp/lab"))
+    inventory: Path | None = None
+    transport: str = "ntlm"
+    https: bool = False
+    base_address: str = "127.0.1.1"
+    http_port: int = 5985
+    https_port: int = 5986
+    address_mode: str = "auto"
+    control_host: str = "127.0.0.1"
+    control_port: int = 0
+    host_factory: HostFactory | None = None
+
+    def __post_init__(self) -> None:
+        self.state_dir = Path(self.state_dir).absolute()
+        if self.inventory is not None:
+            self.inventory = Path(self.inventory).absolute()
+        if self.transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, got {self.transport!r}")
+        if self.address_mode not in ADDRESS_MODES:
+            raise ValueError(f"address_mode must be one of {', '.join(ADDRESS_MODES)}, got {self.address_mode!r}")
+        if self.clients < 0 or self.servers < 0 or self.clients + self.servers == 0:
+            raise ValueError("a fleet needs at least one client or server")
+        if not self.time_scale > 0:
+            raise ValueError("time_scale must be > 0")
+
+
+@dataclass(eq=False)
+class FleetHost:
+    """A host of the fleet together with where and how it is served."""
+
+    host: Host
+    index: int
+    address: str
+    http_port: int
+    https_port: int
+    transport: str
+    server: HostServer
+
+    @property
+    def name(self) -> str:
+        return self.host.name
+
+
+def client_name(i: int) -> str:
+    return f"client-{i:04d}"
+
+
+def server_name(i: int) -> str:
+    return f"server-{i:02d}"
+
+
+def host_addresses(base: str, count: int) -> list[str]:
+    """``count`` loopback addresses counting up from ``base``, skipping last octets 0 and 255."""
+    current = int(ipaddress.IPv4Address(base))
+    loopback = ipaddress.IPv4Network("127.0.0.0/8")
+    out: list[str] = []
+    while len(out) < count:
+        addr = ipaddress.IPv4Address(current)
+        if addr not in loopback:
+            raise ValueError(f"not enough loopback addresses after {base} for {count} hosts")
+        if (current & 0xFF) not in (0, 255) and str(addr) != "127.0.0.1":
+            out.append(str(addr))
+        current += 1
+    return out
+
+
+def host_seed(seed: int, name: str) -> int:
+    """Per-host seed derived from the fleet seed and the name (stable across Python runs, unlike hash())."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:8], "big")
+
+
+def host_password(seed: int, name: str) -> str:
+    """Each host its own password (derived, so the same seed gives the same inventory); complex like Windows wants."""
+    return "Lab-" + hashlib.sha256(f"password:{seed}:{name}".encode()).hexdigest()[:16] + "!"
+
+
+def assign_waves(names: list[str], seed: int) -> dict[str, list[str]]:
+    """Split clients into pilot (~5%, at least 1) and wave_1..3 (the rest, evenly), deterministically by seed."""
+    shuffled = sorted(names)
+    random.Random(seed).shuffle(shuffled)
+    groups: dict[str, list[str]] = {"pilot": [], "wave_1": [], "wave_2": [], "wave_3": []}
+    if not shuffled:
+        return groups
+    pilot = max(1, round(len(shuffled) * 0.05))
+    groups["pilot"] = sorted(shuffled[:pilot])
+    rest = shuffled[pilot:]
+    for i in range(3):
+        groups[f"wave_{i + 1}"] = sorted(rest[i::3])
+    return groups
+
+
+def _default_factory() -> HostFactory:
+    from lab.host import make_host
+
+    return make_host
+
+
+class Fleet:
+    """Starts and stops the hosts, their WinRM listeners and the control API on the running event loop.
+
+    ``async with Fleet(config) as fleet:`` or ``await fleet.start()`` / ``await fleet.stop()``.
+    """
+
+    def __init__(self, config: FleetConfig) -> None:
+        self.config = config
+        self.hosts: dict[str, FleetHost] = {}
+        self.clock: Clock | None = None
+        self.blobs: BlobStore | None = None
+        self.cluster: t.Any = None
+        self.ca: LabCA | None = None
+        self.control_url = ""
+        self.address_mode = ""
+        self._control: t.Any = None
+        self._watch_task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Fleet:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # ---- start-up -------------------------------------------------------------------------------
+
+    def _make_hosts(self) -> list[Host]:
+        from lab.clock import Clock
+        from lab.host import BlobStore
+
+        cfg = self.config
+        factory = cfg.host_factory or _default_factory()
+        self.clock = Clock(cfg.time_scale)
+        self.blobs = BlobStore()
+        self.cluster = _make_cluster(cfg.seed, self.clock) if cfg.servers else None
+        hosts: list[Host] = []
+        for i in range(1, cfg.clients + 1):
+            name = client_name(i)
+            hosts.append(
+                factory(
+                    name,
+                    "client",
+                    seed=host_seed(cfg.seed, name),
+                    clock=self.clock,
+                    blobs=self.blobs,
+                    password=host_password(cfg.seed, name),
+                )
+            )
+        for i in range(1, cfg.servers + 1):
+            name = server_name(i)
+            hosts.append(
+                factory(
+                    name,
+                    "server",
+                    seed=host_seed(cfg.seed, name),
+                    clock=self.clock,
+                    blobs=self.blobs,
+                    cluster=self.cluster,
+                    password=host_password(cfg.seed, name),
+                )
+            )
+        return hosts
+
+    def _transport_for(self, index: int) -> str:
+        if self.config.transport == "mixed":
+            return "ntlm" if index % 2 == 0 else "basic"
+        return self.config.transport
+
+    async def start(self) -> None:
+        cfg = self.config
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        hosts = self._make_hosts()
+        self.ca = LabCA(cfg.state_dir)
+        ntlm_files = NtlmUserFiles(cfg.state_dir)
+        ntlm_files.write([(h.name, h.username, h.password) for h in hosts])
+        # pyspnego's acceptor refuses to start unless the variable names an existing file; each step repoints it.
+        os.environ.setdefault("NTLM_USER_FILE", str(ntlm_files.all_path))
+
+        mode = cfg.address_mode
+        if mode in ("auto", "ip"):
+            try:
+                await self._bind(hosts, ntlm_files, "ip")
+            except OSError as exc:
+                await self._close_servers()
+                if mode == "ip" or exc.errno not in (errno.EADDRNOTAVAIL, errno.EINVAL):
+                    raise
+                log.warning("cannot bind per-host loopback addresses (%s); falling back to ports on 127.0.0.1", exc)
+                mode = "port"
+        if mode == "port":
+            await self._bind(hosts, ntlm_files, "port")
+        self.address_mode = mode
+
+        from lab.control import ControlServer
+
+        self._control = ControlServer(self, cfg.control_host, cfg.control_port)
+        await self._control.start()
+        self.control_url = self._control.url
+        self._watch_task = asyncio.create_task(self._watch_network())
+        if cfg.inventory is not None:
+            self.write_inventory(cfg.inventory)
+        self._write_lab_json()
+
+    async def _bind(self, hosts: list[Host], ntlm_files: NtlmUserFiles, mode: str) -> None:
+        cfg = self.config
+        assert self.ca is not None
+        if mode == "ip":
+            addresses = host_addresses(cfg.base_address, len(hosts))
+            ports = [(cfg.http_port, cfg.https_port)] * len(hosts)
+        else:
+            addresses = ["127.0.0.1"] * len(hosts)
+            ports = [(cfg.http_port + 2 * i, cfg.http_port + 2 * i + 1) for i in range(len(hosts))]
+        self.hosts = {}
+        for i, (host, address, (http_port, https_port)) in enumerate(zip(hosts, addresses, ports, strict=True)):
+            ctx = self.ca.server_context(host.name, address)
+            server = HostServer(
+                host,
+                address=address,
+                http_port=http_port,
+                https_port=https_port,
+                ssl_context=ctx,
+                ntlm_user_file=str(ntlm_files.path(host.name)),
+            )
+            self.hosts[host.name] = FleetHost(host, i, address, http_port, https_port, self._transport_for(i), server)
+            await server.start()
+            if i % 50 == 49:
+                await asyncio.sleep(0)  # let the control API and early clients breathe while 1,000 hosts bind
+
+    async def _close_servers(self) -> None:
+        for fh in self.hosts.values():
+            await fh.server.close()
+
+    async def stop(self) -> None:
+        if self._watch_task is not None:
+            self._watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch_task
+            self._watch_task = None
+        if self._control is not None:
+            await self._control.close()
+            self._control = None
+        await self._close_servers()
+
+    async def _watch_network(self) -> None:
+        """Reset the connections of hosts that went off the network so clients fail fast instead of hanging."""
+        boots = {name: fh.host.boot_id for name, fh in self.hosts.items()}
+        while True:
+            await asyncio.sleep(NETWORK_WATCH_INTERVAL)
+            for name, fh in self.hosts.items():
+                server = fh.server
+                if server.connection_count and not fh.host.network_up():
+                    server.drop_connections()
+                boot = fh.host.boot_id
+                if boots[name] != boot:
+                    boots[name] = boot
+                    server.drop_connections()
+
+    # ---- outputs --------------------------------------------------------------------------------
+
+    def host_vars(self, fh: FleetHost) -> dict[str, t.Any]:
+        cfg = self.config
+        https = cfg.https
+        out: dict[str, t.Any] = {
+            "ansible_host": fh.address,
+            "ansible_port": fh.https_port if https else fh.http_port,
+            "ansible_user": fh.host.username,
+            "ansible_password": fh.host.password,
+            "ansible_connection": "winrm",
+            "ansible_winrm_transport": fh.transport,
+            "ansible_winrm_scheme": "https" if https else "http",
+            "ansible_winrm_server_cert_validation": "validate" if https else "ignore",
+            # NTLM over http encrypts the messages; Basic cannot, so it must not be asked to.
+            "ansible_winrm_message_encryption": "auto" if fh.transport == "ntlm" or https else "never",
+        }
+        if https:
+            assert self.ca is not None
+            out["ansible_winrm_ca_trust_path"] = str(self.ca.ca_path)
+        return out
+
+    def inventory(self) -> dict[str, t.Any]:
+        clients = {name: fh for name, fh in self.hosts.items() if fh.host.kind == "client"}
+        servers = {name: fh for name, fh in self.hosts.items() if fh.host.kind != "client"}
+        waves = assign_waves(list(clients), self.config.seed)
+        lab_clients: dict[str, t.Any] = {
+            "hosts": {name: self.host_vars(fh) for name, fh in clients.items()},
+            "children": {group: {"hosts": dict.fromkeys(members)} for group, members in waves.items()},
+        }
+        lab_servers: dict[str, t.Any] = {"hosts": {name: self.host_vars(fh) for name, fh in servers.items()}}
+        return {
+            "all": {
+                "vars": {"lab_control_url": self.control_url},
+                "children": {
+                    "rollout_clients": {"children": {"lab_clients": lab_clients}},
+                    "rollout_servers": {"children": {"lab_servers": lab_servers}},
+                },
+            }
+        }
+
+    def write_inventory(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = "# Written by `python -m lab serve`; regenerated on every start.\n" + yaml.safe_dump(
+            self.inventory(), sort_keys=False, default_flow_style=False
+        )
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.chmod(0o600)  # it holds every host's password
+        tmp.replace(path)
+
+    def _write_lab_json(self) -> None:
+        cfg = self.config
+        info = {
+            "pid": os.getpid(),
+            "control_url": self.control_url,
+            "inventory": str(cfg.inventory) if cfg.inventory else None,
+            "ca": str(self.ca.ca_path) if self.ca else None,
+            "clients": cfg.clients,
+            "servers": cfg.servers,
+            "seed": cfg.seed,
+            "address_mode": self.address_mode,
+        }
+        (cfg.state_dir / "lab.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+
+    def remove_lab_json(self) -> None:
+        path = self.config.state_dir / "lab.json"
+        with contextlib.suppress(OSError):
+            if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+                path.unlink()
+
+    def get(self, name: str) -> FleetHost | None:
+        return self.hosts.get(name)
+
+
+def _make_cluster(seed: int, clock: Clock) -> t.Any:
+    """The object every server of the fleet shares (service state, production database)."""
+    import lab.host
+
+    if hasattr(lab.host, "make_cluster"):
+        return lab.host.make_cluster(seed=seed, clock=clock)
+    cluster_cls = getattr(lab.host, "Cluster", None)
+    return cluster_cls() if cluster_cls is not None else None
+
+
+class FleetThread:
+    """A fleet running on its own event loop in a daemon thread (pytest fixtures, interactive use)."""
+
+    def __init__(self, config: FleetConfig) -> None:
+        self.config = config
+        self.fleet = Fleet(config)
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="lab-fleet", daemon=True)
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self.fleet.start())
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self.loop.run_forever()
+        self.loop.run_until_complete(self.fleet.stop())
+        self.loop.close()
+
+    def start(self, timeout: float = 120.0) -> FleetThread:
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError("the lab fleet did not start in time")
+        if self._error is not None:
+            raise RuntimeError(f"the lab fleet failed to start: {self._error}") from self._error
+        return self
+
+    def call(self, coro: Coroutine[t.Any, t.Any, T], timeout: float = 60.0) -> T:
+        """Run a coroutine on the fleet's loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def run_sync(self, func: Callable[[], T], timeout: float = 60.0) -> T:
+        """Run a plain function on the fleet's loop thread (host state must only be touched there)."""
+
+        async def wrapper() -> T:
+            return func()
+
+        return self.call(wrapper(), timeout)
+
+    @property
+    def control_url(self) -> str:
+        return self.fleet.control_url
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.loop.is_running():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout)
+
+
+def start_fleet_in_thread(config: FleetConfig | None = None, **kwargs: t.Any) -> FleetThread:
+    """Start a fleet in a background thread; ``.stop()`` it when done."""
+    return FleetThread(config or FleetConfig(**kwargs)).start()

@@ -1,0 +1,223 @@
+"""What a WinRM command line means on a simulated host, and running it.
+
+Three kinds of command reach a host:
+
+(a) ansible-core's own bootstrap scripts (temp directories, file transfer,
+    removal, modules), recognised by the action name in their stdin manifest;
+(b) the collection's primitives, recognised by ``_winhost.recognise`` and run by
+    the host model;
+(c) anything else. That answers exit code 1 and ``lab: not implemented: ...`` so
+    nothing the lab does not model can pass silently.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import importlib.util
+import json
+import re
+import shlex
+import sys
+import typing as t
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+if t.TYPE_CHECKING:
+    from lab.host import Host
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+WINHOST_PATH = REPO_ROOT / "plugins" / "plugin_utils" / "_winhost.py"
+BOOTSTRAP_SEPARATOR = b"\n\0\0\0\0\n"
+_REMOVE = re.compile(r"^Remove-Item '((?:[^']|'')*)' -Force( -Recurse)?;?$", re.IGNORECASE)
+_RC_CHECK_PREFIX = "If (-not $?)"
+_ENV_VAR = re.compile(r"%([^%]+)%")
+
+
+def _load_winhost() -> ModuleType:
+    # Loaded by path: the lab must not depend on ansible-core's collection loader to find the convention.
+    name = "_lab_winhost"
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, WINHOST_PATH)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {WINHOST_PATH}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+winhost = _load_winhost()
+
+
+@dataclass(slots=True)
+class Outcome:
+    rc: int
+    stdout: bytes
+    stderr: bytes
+
+
+@dataclass(slots=True)
+class Decoded:
+    """A command line understood as far as the lab needs: its PowerShell script, or the raw text."""
+
+    script: str | None
+    raw: str
+
+    @property
+    def text(self) -> str:
+        return self.script if self.script is not None else self.raw
+
+
+def decode_command_line(command: str, arguments: list[str]) -> Decoded:
+    """Decode ``PowerShell ... -EncodedCommand <base64 of UTF-16LE>``; anything else keeps its raw text."""
+    raw = " ".join([command, *arguments]).strip()
+    try:
+        parts = shlex.split(raw, posix=False)  # Windows paths: backslashes are not escapes
+    except ValueError:
+        parts = raw.split()
+    program = Path(parts[0].strip("'\"").replace("\\", "/")).name.lower() if parts else ""
+    if program not in ("powershell", "powershell.exe", "pwsh", "pwsh.exe"):
+        return Decoded(None, raw)
+    for i, part in enumerate(parts[:-1]):
+        if part.lower() in ("-encodedcommand", "-enc", "-e", "-ec"):
+            try:
+                script = base64.b64decode(parts[i + 1].strip("'\""), validate=True).decode("utf-16-le")
+            except (binascii.Error, UnicodeDecodeError, ValueError):
+                return Decoded(None, raw)
+            return Decoded(script, raw)
+    return Decoded(None, raw)
+
+
+def not_implemented(what: str) -> Outcome:
+    first = " ".join(what.split())[:80]
+    return Outcome(1, b"", f"lab: not implemented: {first}\r\n".encode())
+
+
+def _count(host: Host, key: str) -> None:
+    host.counters[key] = host.counters.get(key, 0) + 1
+
+
+def _parse_bootstrap(stdin: bytes) -> tuple[str, dict[str, t.Any], bytes] | None:
+    """(action name, params, input after the manifest) when stdin is ansible-core's bootstrap input."""
+    parts = stdin.split(BOOTSTRAP_SEPARATOR, 2)
+    if len(parts) < 2:
+        return None
+    try:
+        wrapper = json.loads(parts[0])
+        manifest = json.loads(parts[1])
+    except ValueError:
+        return None
+    if not isinstance(wrapper, dict) or wrapper.get("name") != "exec_wrapper" or not isinstance(manifest, dict):
+        return None
+    actions = manifest.get("actions") or []
+    if not actions or not isinstance(actions[-1], dict):
+        return None
+    action = actions[-1]
+    return str(action.get("name", "")), dict(action.get("params") or {}), parts[2] if len(parts) > 2 else b""
+
+
+def _expand_env(host: Host, user: str, path: str) -> str:
+    env = {k.upper(): v for k, v in host.env(user).items()}
+    return _ENV_VAR.sub(lambda m: env.get(m.group(1).upper(), m.group(0)), path)
+
+
+def _expand_user(host: Host, user: str, path: str) -> str:
+    if path == "~":
+        return host.profile_dir(user)
+    if path.startswith("~\\") or path.startswith("~/"):
+        return host.profile_dir(user).rstrip("\\") + "\\" + path[2:]
+    return path
+
+
+def _fail(message: str) -> Outcome:
+    return Outcome(1, b"", (message.rstrip() + "\r\n").encode())
+
+
+def _builtin(host: Host, user: str, name: str, params: dict[str, t.Any], data: bytes) -> Outcome:
+    files = host.files
+    if name == "powershell_mkdtemp.ps1":
+        base = _expand_user(host, user, _expand_env(host, user, str(params.get("Directory", ""))))
+        target = base.rstrip("\\/") + "\\" + str(params.get("Name", ""))
+        if files.exists(target):
+            return _fail(f"New-Item : An item with the specified name {target} already exists.")
+        return Outcome(0, (files.mkdir(target, parents=True) + "\r\n").encode(), b"")
+    if name == "powershell_expand_user.ps1":
+        return Outcome(0, (_expand_user(host, user, str(params.get("Path", ""))) + "\r\n").encode(), b"")
+    if name == "winrm_put_file.ps1":
+        path = str(params.get("Path", ""))
+        try:
+            content = b"".join(base64.b64decode(line) for line in data.split() if line)
+        except (binascii.Error, ValueError):
+            return _fail('Exception calling "FromBase64String": The input is not a valid Base-64 string.')
+        files.write_bytes(path, content)
+        return Outcome(0, (json.dumps({"sha1": files.sha1(path)}) + "\r\n").encode(), b"")
+    if name == "winrm_fetch_file.ps1":
+        path = str(params.get("Path", ""))
+        if files.is_dir(path):
+            return Outcome(0, b"[DIR]\r\n", b"")
+        if not files.exists(path):
+            return _fail(f"{path} does not exist")
+        offset, size = int(params.get("Offset", 0)), int(params.get("BufferSize", 524288))
+        chunk = files.read_bytes(path)[offset : offset + size]
+        return Outcome(0, (base64.b64encode(chunk) + b"\r\n") if chunk else b"", b"")
+    return not_implemented(f"ansible-core script {name}")
+
+
+def _remove(host: Host, script: str) -> Outcome | None:
+    """Handle ansible's ``Remove-Item '<path>' -Force [-Recurse];`` (strict mode and rc check lines allowed)."""
+    lines = [line.strip() for line in script.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith("Set-StrictMode") and not line.startswith(_RC_CHECK_PREFIX)]
+    if len(lines) != 1:
+        return None
+    match = _REMOVE.match(lines[0])
+    if not match:
+        return None
+    path = match.group(1).replace("''", "'")
+    # ansible appends "\." to remove a directory's contents with the directory itself.
+    while path.endswith("\\.") or path.endswith("/."):
+        path = path[:-2]
+    if not host.files.exists(path):
+        return _fail(f"Remove-Item : Cannot find path '{path}' because it does not exist.")
+    host.files.remove(path, recurse=bool(match.group(2)))
+    return Outcome(0, b"", b"")
+
+
+async def execute(host: Host, user: str, command: str, arguments: list[str], stdin: bytes) -> Outcome:
+    """Run one WinRM command on ``host`` as ``user``. ``HostDropped`` from the host model propagates.
+
+    The host model counts ``primitive:<name>`` itself; this counts ``builtin:<script>`` and ``not_implemented``.
+    """
+    decoded = decode_command_line(command, arguments)
+    if decoded.script is None:
+        _count(host, "not_implemented")
+        return not_implemented(decoded.raw)
+    script = decoded.script
+    try:
+        primitive = winhost.recognise(script)
+        if primitive is not None:
+            try:
+                args = json.loads(stdin.decode("utf-8")) if stdin.strip() else {}
+            except ValueError as exc:
+                return _fail(json.dumps({"failed": True, "msg": f"arguments on stdin are not JSON: {exc}"}))
+            rc, out, err = await host.run_primitive(primitive, args, user)
+            return Outcome(rc, out.encode("utf-8"), err.encode("utf-8"))
+        bootstrap = _parse_bootstrap(stdin)
+        if bootstrap is not None:
+            name, params, data = bootstrap
+            _count(host, f"builtin:{name}")
+            if name == "module_wrapper.ps1":
+                module = str(params.get("Script", "?")).removesuffix(".ps1")
+                return _fail(f"lab: not implemented: PowerShell module {module}")
+            return _builtin(host, user, name, params, data)
+        removed = _remove(host, script)
+        if removed is not None:
+            _count(host, "builtin:remove")
+            return removed
+    except (OSError, ValueError, KeyError) as exc:
+        # Filesystem errors from the host model surface like a PowerShell error would: text on stderr, rc 1.
+        return _fail(f"{type(exc).__name__}: {exc}")
+    _count(host, "not_implemented")
+    return not_implemented(script)

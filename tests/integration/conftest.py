@@ -1,0 +1,124 @@
+"""Real ansible-playbook runs against a lab fleet on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import typing as t
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lab.control import ControlClient
+from lab.fleet import FleetThread
+from lab.msi import build_packages
+from lab.testing import start_test_fleet
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+# Simulated minutes pass in seconds: an msiexec of 20-60 simulated seconds takes under a second.
+TIME_SCALE = 120.0
+
+
+@dataclass
+class PlaybookRun:
+    rc: int
+    stdout: str
+    results: dict[str, dict[str, dict[str, t.Any]]]
+
+    def result(self, host: str, task: str) -> dict[str, t.Any]:
+        return self.results[host][task]
+
+
+class Ansible:
+    """Runs ansible-playbook the way a user does, with the lab inventory and the collection on its path."""
+
+    def __init__(self, inventory: Path, workdir: Path) -> None:
+        self.inventory = inventory
+        self.workdir = workdir
+        self.runs = 0
+
+    def playbook(
+        self,
+        tasks: str,
+        *,
+        hosts: str = "all",
+        check: bool = False,
+        diff: bool = False,
+        extra_vars: dict[str, t.Any] | None = None,
+        play_options: str = "",
+    ) -> PlaybookRun:
+        self.runs += 1
+        play = self.workdir / f"play-{self.runs}.yml"
+        body = textwrap.indent(textwrap.dedent(tasks).strip(), "    ")
+        options = textwrap.indent(textwrap.dedent(play_options).strip(), "  ")
+        play.write_text(f"- hosts: {hosts}\n  gather_facts: false\n{options}\n  tasks:\n{body}\n", encoding="utf-8")
+        return self.run_file(play, check=check, diff=diff, extra_vars=extra_vars)
+
+    def run_file(
+        self, playbook: Path, *, check: bool = False, diff: bool = False, extra_vars: dict[str, t.Any] | None = None
+    ) -> PlaybookRun:
+        capture = self.workdir / f"results-{self.runs}.json"
+        command = [str(BIN / "ansible-playbook"), "-i", str(self.inventory), str(playbook)]
+        if check:
+            command.append("--check")
+        if diff:
+            command.append("--diff")
+        if extra_vars:
+            command += ["-e", json.dumps(extra_vars)]
+        env = {
+            **os.environ,
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".tmp" / "collections"),
+            "ANSIBLE_CALLBACK_PLUGINS": str(Path(__file__).parent / "callback_plugins"),
+            "ANSIBLE_CALLBACKS_ENABLED": "capture_results",
+            "CAPTURE_RESULTS_FILE": str(capture),
+            "ANSIBLE_NOCOLOR": "1",
+            "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+        }
+        proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
+        results = json.loads(capture.read_text()) if capture.exists() else {}
+        return PlaybookRun(proc.returncode, proc.stdout + proc.stderr, results)
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetThread]:
+    """A fresh fleet per test module, so modules never see each other's installs."""
+    running = start_test_fleet(tmp_path_factory.mktemp("fleet"), time_scale=TIME_SCALE)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="module")
+def control(fleet: FleetThread) -> ControlClient:
+    return ControlClient(fleet.control_url)
+
+
+@pytest.fixture(scope="module")
+def ansible(fleet: FleetThread, tmp_path_factory: pytest.TempPathFactory) -> Ansible:
+    assert fleet.config.inventory is not None
+    return Ansible(fleet.config.inventory, tmp_path_factory.mktemp("plays"))
+
+
+@pytest.fixture(scope="module")
+def clients(fleet: FleetThread) -> list[str]:
+    assert fleet.config.inventory is not None
+    inventory = yaml.safe_load(fleet.config.inventory.read_text())
+    hosts = inventory["all"]["children"]["rollout_clients"]["children"]["lab_clients"]["hosts"]
+    return sorted(hosts)
+
+
+@pytest.fixture(scope="session")
+def packages() -> Path:
+    """The wixl-built test packages: <variant>-<version>/{ExampleOfficeSuite.msi,payload/}."""
+    out = ROOT / ".tmp" / "lab-msi"
+    build_packages(out)
+    return out

@@ -1,0 +1,72 @@
+"""A tiny, fully controllable host for WinRM-layer tests (long commands, drops) independent of the host model."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import typing as t
+from datetime import UTC, datetime
+
+from lab.host import HostDropped
+from lab.host.blobs import BlobStore
+from lab.host.filesystem import FileSystem
+
+
+class FakeHost:
+    def __init__(self, name: str, kind: str, *, seed: int, clock: t.Any, blobs: BlobStore, **kwargs: t.Any) -> None:
+        self.name = name
+        self.kind = kind
+        self.username = str(kwargs.get("username", "labadmin"))
+        self.password = str(kwargs.get("password", "Lab-Passw0rd!"))
+        self.files = FileSystem(blobs, lambda: datetime.now(UTC))
+        self.files.mkdir("C:\\Users\\labadmin\\AppData\\Local\\Temp")
+        self.counters: dict[str, int] = {}
+        self.boot_id = 1
+        self.up = True
+        self.latency = 0.0
+        self.drop_next = 0
+
+    def network_up(self) -> bool:
+        return self.up
+
+    def latency_seconds(self) -> float:
+        return self.latency
+
+    def env(self, user: str | None = None) -> dict[str, str]:
+        return {"TEMP": "C:\\Users\\labadmin\\AppData\\Local\\Temp", "USERPROFILE": "C:\\Users\\labadmin"}
+
+    def profile_dir(self, user: str) -> str:
+        return "C:\\Users\\labadmin"
+
+    async def run_primitive(self, name: str, args: dict[str, t.Any], user: str) -> tuple[int, str, str]:
+        self.counters[f"primitive:{name}"] = self.counters.get(f"primitive:{name}", 0) + 1
+        if name == "Get-HostInfo":
+            return 0, json.dumps({"name": self.name, "kind": self.kind, "user": user}), ""
+        if args.get("sleep"):
+            await asyncio.sleep(float(args["sleep"]))
+        if args.get("drop") or self.drop_next:
+            self.drop_next = max(0, self.drop_next - 1)
+            raise HostDropped()
+        return 1, json.dumps({"failed": True, "msg": f"unknown {name}"}), ""
+
+    def snapshot(self) -> dict[str, t.Any]:
+        return {"name": self.name, "files": len(self.files.walk_files())}
+
+    def apply_control(self, payload: dict[str, t.Any]) -> dict[str, t.Any]:
+        # Same schema as the real host model, for the few keys the WinRM tests need.
+        unknown = set(payload) - {"faults", "behaviour"}
+        if unknown:
+            raise ValueError(f"unknown key {sorted(unknown)[0]}; accepted: behaviour, faults")
+        faults = payload.get("faults", {})
+        if "unreachable" in faults:
+            self.up = not faults["unreachable"]
+        self.drop_next = int(faults.get("drop_next", self.drop_next))
+        self.latency = float(payload.get("behaviour", {}).get("latency_ms", self.latency * 1000)) / 1000
+        return {"faults": {"unreachable": not self.up, "drop_next": self.drop_next}}
+
+    def reboot(self, downtime_sim_seconds: float | None = None) -> None:
+        self.boot_id += 1
+
+
+def make_host(name: str, kind: str, **kwargs: t.Any) -> FakeHost:
+    return FakeHost(name, kind, **kwargs)
