@@ -25,9 +25,9 @@ fi
 
 rm -rf "$work"
 mkdir -p "$dest"
-# lab/, bench/ and tools/ are test equipment, never shipped (build_ignore); ruff
-# lints them. Sanity covers the collection and its tests.
-(cd "$root" && git ls-files -z --cached --others --exclude-standard -- . ':!lab' ':!bench' ':!tools' |
+# lab/ (with its own tests), bench/ and tools/ are test equipment, never shipped
+# (build_ignore); ruff lints them. Sanity covers the collection and its tests.
+(cd "$root" && git ls-files -z --cached --others --exclude-standard -- . ':!lab' ':!tests/lab' ':!bench' ':!tools' |
     while IFS= read -r -d '' file; do [ -e "$file" ] && cp --parents "$file" "$dest/"; done)
 cd "$dest"
 export PATH=$(dirname "$python"):$PATH

@@ -86,6 +86,8 @@ class Host:
         self.pending_reboot = False
         self.reboots: list[dict[str, Any]] = []
         self._down_until = -math.inf
+        self._restart_task: asyncio.Task[None] | None = None
+        self.scheduled_restart: dict[str, Any] | None = None
         self.sessions: dict[int, dict[str, Any]] = {}
         self.processes: dict[int, dict[str, Any]] = {}
         self.tasks: dict[str, dict[str, Any]] = {}
@@ -465,11 +467,46 @@ class Host:
         self.behaviour, self.faults = behaviour, faults
         return self.control_state()
 
+    def schedule_restart(self, delay_sim_seconds: float, comment: str | None = None) -> bool:
+        """``shutdown.exe /r /t N``: reboot after the delay; False (exit code 1190) if one is already scheduled.
+
+        The restart runs as a one-off task rather than a lazily settled deadline because the
+        fleet must notice the boot change on its own to drop the host's open connections.
+        """
+        if self._restart_task is not None and not self._restart_task.done():
+            return False
+        delay = float(delay_sim_seconds)
+        if delay < 0:
+            raise ValueError("delay must be >= 0")
+
+        async def restart() -> None:
+            await self.clock.sleep(delay)
+            self._restart_task = None  # reboot() cancels a pending restart; this one is no longer pending
+            self.reboot()
+
+        self.scheduled_restart = {"delay": delay, "comment": comment, "requested": self.clock.now().isoformat()}
+        task = asyncio.ensure_future(restart())
+        self._restart_task = task
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+        return True
+
+    def abort_restart(self) -> bool:
+        """``shutdown.exe /a``: cancel a scheduled restart; False (exit code 1116) when none is scheduled."""
+        task, self._restart_task = self._restart_task, None
+        self.scheduled_restart = None
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
+
     def reboot(self, downtime_sim_seconds: float | None = None) -> None:
         """Restart: off the network for the downtime, then a new boot: sessions, processes, msiexec gone."""
         downtime = self.behaviour.reboot_downtime if downtime_sim_seconds is None else float(downtime_sim_seconds)
         if downtime < 0:
             raise ValueError("downtime must be >= 0")
+        comment = self.scheduled_restart.get("comment") if self.scheduled_restart else None
+        self.abort_restart()  # a restart that comes first makes a scheduled one moot, as on Windows
         self._go_offline(downtime)
         self.boot_id += 1
         self.boot_time = self.clock.now() + timedelta(seconds=downtime)
@@ -485,7 +522,9 @@ class Host:
                 task["last_run"] = self.boot_time.isoformat()
         if self.server is not None:
             self.server.service = "running"
-        self.reboots.append({"boot_id": self.boot_id, "boot_time": self.boot_time.isoformat(), "downtime": downtime})
+        self.reboots.append(
+            {"boot_id": self.boot_id, "boot_time": self.boot_time.isoformat(), "downtime": downtime, "comment": comment}
+        )
 
     # -- inspection ----------------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -499,6 +538,7 @@ class Host:
             "network_up": self.network_up(),
             "pending_reboot": self.pending_reboot,
             "reboots": list(self.reboots),
+            "scheduled_restart": dict(self.scheduled_restart) if self.scheduled_restart else None,
             "users": {u: self.sid_of(u) for u in [self.username, *self.users]},
             "sessions": [dict(s) for s in sorted(self.sessions.values(), key=lambda s: s["id"])],
             "processes": self.list_processes(),
@@ -528,27 +568,9 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def make_host(
-    name: str,
-    kind: str,
-    *,
-    seed: int,
-    clock: Clock,
-    blobs: BlobStore,
-    users: list[str] | None = None,
-    cluster: Cluster | None = None,
-    username: str = DEFAULT_USERNAME,
-    password: str = DEFAULT_PASSWORD,
-) -> Host:
-    """A host whose every random choice derives from (seed, name): same inputs, same behaviour."""
-    return Host(
-        name,
-        kind,
-        seed=seed,
-        clock=clock,
-        blobs=blobs,
-        users=users,
-        cluster=cluster,
-        username=username,
-        password=password,
-    )
+def make_host(name: str, kind: str, **options: Any) -> Host:
+    """A host whose every random choice derives from (seed, name): same inputs, same behaviour.
+
+    The fleet's factory signature; the keyword options are Host's.
+    """
+    return Host(name, kind, **options)

@@ -32,10 +32,11 @@ attributes:
     description: Reads only; runs the same in check mode.
   diff_mode:
     support: none
-  platform:
-    platforms: windows
+    description: Reads only; there is nothing to diff.
+extends_documentation_fragment:
+  - rollout.windows._attributes
 author:
-  - rollout.windows contributors
+  - rollout.windows maintainers (@rollout-windows)
 seealso:
   - module: rollout.windows.msi_package
 """

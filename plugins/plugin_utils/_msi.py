@@ -180,7 +180,7 @@ def _payload_files(package: t.Any) -> list[str]:
     compressed_default = bool(int((word_count() if callable(word_count) else word_count) or 0) & WORDCOUNT_COMPRESSED)
     directories: dict[str, tuple[str | None, str]] = {}
     for row in _rows(package, "Directory"):
-        target, _, source = str(row["DefaultDir"]).partition(":")
+        target, _sep, source = str(row["DefaultDir"]).partition(":")
         name = source or target
         directories[str(row["Directory"])] = (row["Directory_Parent"], name.split("|")[-1])
 
@@ -199,7 +199,7 @@ def _payload_files(package: t.Any) -> list[str]:
         compressed = bool(attributes & FILE_COMPRESSED) or (not attributes & FILE_NONCOMPRESSED and compressed_default)
         if not compressed:
             directory = components.get(str(row["Component_"]), "TARGETDIR")
-            name = str(row["FileName"]).split("|")[-1]
+            name = str(row["FileName"]).rsplit("|", maxsplit=1)[-1]
             needed.append("\\".join(p for p in (source_path(directory), name) if p))
     for row in _rows(package, "Media"):
         cabinet = str(row["Cabinet"] or "")
