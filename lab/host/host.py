@@ -36,7 +36,8 @@ KINDS = ("client", "server")
 DEFAULT_USERNAME = "labadmin"
 DEFAULT_PASSWORD = "Lab-Passw0rd!"
 _FIRST_NAMES = ("anna", "ben", "clara", "david", "eva", "felix", "greta", "hanna", "ida", "jonas", "karla", "lukas")
-TRIGGER_TYPES = ("startup", "logon", "daily", "once")
+# "demand": no trigger at all, the task runs only when started (Register-ScheduledTask without -Trigger).
+TRIGGER_TYPES = ("startup", "logon", "daily", "once", "demand")
 
 
 class HostDropped(Exception):
@@ -362,6 +363,18 @@ class Host:
         if key not in self.tasks:
             raise KeyError(f"no scheduled task {path}{name}")
         del self.tasks[key]
+
+    def start_task(self, name: str, path: str = "\\") -> dict[str, Any]:
+        """Start-ScheduledTask: returns at once, the task runs in the background and shows Running until it ends."""
+        key = ((path if path.endswith("\\") else path + "\\") + name).lower()
+        task = self.tasks.get(key)
+        if task is None:
+            raise KeyError(f"no scheduled task {path}{name}")
+        job = asyncio.ensure_future(self.run_task(name, path))
+        self._background.add(job)
+        job.add_done_callback(self._background_done)
+        task["state"] = "Running"
+        return task
 
     async def run_task(self, name: str, path: str = "\\") -> dict[str, Any]:
         """Run a task now, as its principal; an msiexec action really runs the lab's msiexec as that user."""

@@ -91,7 +91,7 @@ def arg_str_list(args: dict[str, Any], key: str, required: bool = True) -> list[
 
 
 # Importing the modules registers them.
-from lab.primitives import files, hostinfo, msi, products, sessions  # noqa: E402
+from lab.primitives import files, hostinfo, msi, products, restart, sessions, usertasks  # noqa: E402
 
 __all__ = [
     "REGISTRY",
@@ -103,5 +103,7 @@ __all__ = [
     "msi",
     "primitive",
     "products",
+    "restart",
     "sessions",
+    "usertasks",
 ]

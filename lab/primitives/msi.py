@@ -40,6 +40,16 @@ def log_path_of(arguments: list[str]) -> str | None:
     return None
 
 
+def log_tail(host: Host, log_path: str | None) -> list[str]:
+    """``Get-Content -Tail 40`` of an msiexec log (UTF-16LE with BOM), empty when there is none."""
+    if not log_path or not host.files.is_file(log_path):
+        return []
+    raw = host.files.read_bytes(log_path)
+    text = raw[2:].decode("utf-16-le", "replace") if raw.startswith(b"\xff\xfe") else raw.decode("utf-8", "replace")
+    # Get-Content splits on CR, LF and CRLF alike.
+    return re.split(r"\r\n|\r|\n", text.rstrip("\r\n"))[-LOG_TAIL_LINES:]
+
+
 @primitive("Invoke-Msiexec")
 async def invoke_msiexec(host: Host, args: dict[str, Any], ctx: PrimitiveContext) -> dict[str, Any]:
     arguments = arg_str_list(args, "arguments")
@@ -53,15 +63,9 @@ async def invoke_msiexec(host: Host, args: dict[str, Any], ctx: PrimitiveContext
         host.files.mkdir(host.files.canonical(log_path).rsplit("\\", 1)[0], parents=True)
     started = host.clock.monotonic()
     result = await host.msiexec(arguments, ctx.user)
-    tail: list[str] = []
-    if log_path and host.files.is_file(log_path):
-        raw = host.files.read_bytes(log_path)
-        text = raw[2:].decode("utf-16-le", "replace") if raw.startswith(b"\xff\xfe") else raw.decode("utf-8", "replace")
-        # Get-Content splits on CR, LF and CRLF alike.
-        tail = re.split(r"\r\n|\r|\n", text.rstrip("\r\n"))[-LOG_TAIL_LINES:]
     return {
         "rc": result.rc,
         "log_path": log_path,
-        "log_tail": tail,
+        "log_tail": log_tail(host, log_path),
         "duration": round(host.clock.monotonic() - started, 3),
     }

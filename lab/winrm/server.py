@@ -104,7 +104,10 @@ class HostServer:
         scheme = "https" if ctx else "http"
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._serve_connection(reader, writer, scheme)
+            # Dropping a connection cancels its handler, which Python 3.11's start_server logs as an
+            # error; here it is routine (reboots, drop faults), so end the handler quietly instead.
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._serve_connection(reader, writer, scheme)
 
         if ctx is None:
             return await asyncio.start_server(handle, self.address, port, reuse_address=True, backlog=64)

@@ -4,7 +4,10 @@
 
 from __future__ import annotations
 
+import math
 import ntpath
+import re
+import time
 import typing as t
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,7 +19,12 @@ from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import Pr
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "scope": {"type": "str", "choices": ["machine"], "default": "machine"},
+    "scope": {"type": "str", "choices": ["machine", "user"], "default": "machine"},
+    "users": {"type": "list", "elements": "str", "default": []},
+    # No static default: it is true exactly when users is empty.
+    "logged_on_users": {"type": "bool"},
+    "active_setup": {"type": "bool", "default": False},
+    "user_timeout": {"type": "int", "default": 1800},
     "src": {"type": "path"},
     "path": {"type": "str"},
     "product_code": {"type": "str"},
@@ -34,6 +42,14 @@ REQUIRED_IF = [["state", "present", ["src", "path"], True]]
 
 # Windows Installer codes that are not failures for the task's goal.
 _NOT_INSTALLED = 1605
+# Per-user installs run as one-shot scheduled tasks in this folder, one per user SID.
+TASK_PATH = "\\rollout.windows\\"
+# Longest wait one Wait-UserInstallTask command may spend on the host: below the WinRM operation
+# timeout, so a long install costs one command per this many seconds instead of a tight poll.
+WAIT_SECONDS = 15
+# Active Setup expands environment variables in StubPath and cuts it at a line break: such
+# characters in a value cannot be passed through it literally.
+_STUB_UNSAFE = re.compile(r"[%\r\n\x00]")
 
 
 class Package(t.NamedTuple):
@@ -45,6 +61,21 @@ class Package(t.NamedTuple):
     msi_name: str | None
     files: list[_msi.PackageFile]
     folder: Path | None
+    # The package's own Property table (ALLUSERS, MSIINSTALLPERUSER, ProductName), when read.
+    properties: dict[str, str] | None = None
+
+
+class ActiveSetup(t.NamedTuple):
+    """The product's Active Setup component: as wanted, as found, and what to do about it."""
+
+    component: str
+    wanted: dict[str, t.Any] | None
+    before: dict[str, t.Any] | None
+    action: str
+
+
+# Per user: (the user as the host resolved them, their result entry, the product they have now).
+UserPlan = tuple[dict[str, t.Any], dict[str, t.Any], dict[str, t.Any] | None]
 
 
 class ActionModule(ActionBase):
@@ -54,7 +85,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
         result = super().run(tmp, task_vars)
-        _, args = self.validate_argument_spec(
+        _spec, args = self.validate_argument_spec(
             argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE, required_if=REQUIRED_IF
         )
         host = WinHost(self)
@@ -69,11 +100,18 @@ class ActionModule(ActionBase):
     def _run(self, host: WinHost, args: dict[str, t.Any]) -> dict[str, t.Any]:
         if args["busy_timeout"] < 0:
             raise ValueError(f"busy_timeout must be 0 or more seconds, got {args['busy_timeout']}")
+        per_user = args["scope"] == "user"
+        if not per_user and (args["users"] or args["logged_on_users"] or args["active_setup"]):
+            raise ValueError("users, logged_on_users and active_setup apply only with scope=user")
         package = self._package(args)
-        if args["path"] and (package.product_code is None or package.version is None):
+        # scope=user must know the package is a per-user one before anything runs.
+        needs_context = per_user and args["state"] == "present" and package.properties is None
+        if args["path"] and (package.product_code is None or package.version is None or needs_context):
             package = self._package_from_host(host, args["path"], package)
         if package.product_code is None:
             raise ValueError("product_code is needed: give src, path, or product_code")
+        if per_user:
+            return self._run_user(host, args, package)
         # The product family (UpgradeCode) finds older and newer versions under other ProductCodes.
         query = (
             {"upgrade_code": package.upgrade_code} if package.upgrade_code else {"product_code": package.product_code}
@@ -175,6 +213,7 @@ class ActionModule(ActionBase):
             msi_path.name,
             files,
             folder,
+            dict(info.properties),
         )
 
     @staticmethod
@@ -195,6 +234,7 @@ class ActionModule(ActionBase):
             product_code=known.product_code or _msi.normalize_guid(facts["ProductCode"], "ProductCode of path"),
             version=known.version or facts.get("ProductVersion"),
             upgrade_code=known.upgrade_code or (facts.get("UpgradeCode") or "").upper() or None,
+            properties={k: str(facts.get(k) or "") for k in ("ALLUSERS", "MSIINSTALLPERUSER", "ProductName")},
         )
 
     # -- acting ----------------------------------------------------------------------------------------------
@@ -246,6 +286,242 @@ class ActionModule(ActionBase):
                 failed=True,
                 log_tail=tail,
                 msg=f"msiexec {action} failed with exit code {code.code}: {code.meaning}"
+                + (f" Log {log_path}, last line: {tail[-1]}" if tail else ""),
+            )
+        return result
+
+    # -- per user (scope=user) -------------------------------------------------------------------------------
+    def _run_user(self, host: WinHost, args: dict[str, t.Any], package: Package) -> dict[str, t.Any]:
+        present = args["state"] == "present"
+        if args["user_timeout"] < 0:
+            raise ValueError(f"user_timeout must be 0 or more seconds, got {args['user_timeout']}")
+        logged_on = args["logged_on_users"] if args["logged_on_users"] is not None else not args["users"]
+        if not args["users"] and not logged_on:
+            raise ValueError("scope=user needs users, or logged_on_users=true (the default when users is empty)")
+        if present:
+            self._require_per_user(args, package)
+        # Keyed by the product family, not the ProductCode: every version has its own ProductCode, and
+        # one component whose Version stamp changes is what makes Active Setup run a new version again.
+        component = package.upgrade_code or package.product_code
+        wanted = self._active_setup_wanted(args, package) if present and args["active_setup"] else None
+
+        query = (
+            {"upgrade_code": package.upgrade_code} if package.upgrade_code else {"product_code": package.product_code}
+        )
+        installed = host.run("Get-InstalledProduct", query)["products"]
+        found = host.run(
+            "Get-InstallUser", {"users": list(args["users"]), "logged_on": logged_on, "active_setup": component}
+        )
+        by_sid: dict[str, list[dict[str, t.Any]]] = {}
+        for product in installed:
+            if product.get("scope") == "user" and product.get("sid"):
+                by_sid.setdefault(str(product["sid"]).upper(), []).append(product)
+        plans = [self._plan_user(args, package, who, by_sid) for who in found["users"]]
+        before = found.get("active_setup")
+        setup = ActiveSetup(component, wanted, before, self._active_setup_action(present, wanted, before))
+
+        entries = [plan[1] for plan in plans]
+        result: dict[str, t.Any] = {
+            "product_code": package.product_code,
+            "upgrade_code": package.upgrade_code,
+            "version": package.version,
+            "previous_version": None,
+            "users": entries,
+            "active_setup": {"component": component, "action": setup.action, **(wanted or before or {})},
+        }
+        if self._task.diff:
+            result["diff"] = self._user_diff(plans, package, setup)
+        if not self._task.check_mode:
+            self._act_for_users(host, args, package, plans, setup)
+        acted = {e["action"] for e in entries if e["status"] in ("changed", "failed")}
+        result.update(
+            action="none" if not acted else acted.pop() if len(acted) == 1 else "mixed",
+            changed=setup.action != "none" or any(e["status"] == "changed" for e in entries),
+            reboot_required=any(e["reboot_required"] for e in entries),
+            pending=[e["user"] for e in entries if e["status"] == "pending"],
+        )
+        failed = [e for e in entries if e["status"] == "failed"]
+        if failed:
+            result.update(failed=True, msg="per-user install failed: " + "; ".join(str(e["msg"]) for e in failed))
+        return result
+
+    @staticmethod
+    def _require_per_user(args: dict[str, t.Any], package: Package) -> None:
+        """scope=user with a per-machine package would install for the whole computer: refuse it up front."""
+        if package.properties is None:
+            raise ValueError("scope=user needs the package's properties: give src or path")
+        effective = {**package.properties, **{k.upper(): str(v) for k, v in args["properties"].items()}}
+        if _msi.install_context(effective) != "user":
+            raise ValueError(
+                f"scope=user needs a per-user package (ALLUSERS empty, or ALLUSERS=2 with MSIINSTALLPERUSER=1); "
+                f"{package.msi_name or args['path']} has ALLUSERS={effective.get('ALLUSERS', '')!r} and "
+                f"MSIINSTALLPERUSER={effective.get('MSIINSTALLPERUSER', '')!r}: install it with scope=machine"
+            )
+
+    def _plan_user(
+        self,
+        args: dict[str, t.Any],
+        package: Package,
+        who: dict[str, t.Any],
+        by_sid: dict[str, list[dict[str, t.Any]]],
+    ) -> UserPlan:
+        entry: dict[str, t.Any] = {
+            "user": who.get("account") or who.get("name"),
+            "action": "none",
+            "previous_version": None,
+            "exit_code": None,
+            "exit_code_meaning": None,
+            "reboot_required": False,
+            "status": "ok",
+        }
+        if who.get("error") or not who.get("sid"):
+            entry.update(status="failed", msg=f"{who.get('name')}: {who.get('error') or 'no such account'}")
+            return who, entry, None
+        current = self._current(by_sid.get(str(who["sid"]).upper(), []), package)
+        entry["previous_version"] = current["version"] if current else None
+        entry["action"] = self._decide(args, package, current)
+        if entry["action"] != "none":
+            # Only a logged-on user can run the install now; Active Setup (if enabled) does it at logon.
+            entry["status"] = "changed" if who.get("session_id") is not None else "pending"
+        return who, entry, current
+
+    def _active_setup_wanted(self, args: dict[str, t.Any], package: Package) -> dict[str, t.Any]:
+        if package.version is None:
+            raise ValueError("active_setup needs the package version: give src, path or version")
+        arguments = _msi.msiexec_arguments(
+            "install", self._target_path(args, package), None, args["properties"], args["transforms"]
+        )
+        unsafe = [a for a in arguments if _STUB_UNSAFE.search(a)]
+        if unsafe:
+            raise ValueError(
+                "active_setup: Active Setup expands %VARIABLES% and stops at line breaks in its command line, "
+                f"so this cannot be passed literally: {unsafe[0]!r}"
+            )
+        properties = package.properties or {}
+        return {
+            "name": properties.get("ProductName") or package.product_code,
+            # Active Setup compares comma-separated versions; the MSI's fourth field means nothing to it.
+            "version": ",".join(str(n) for n in _msi.version_key(package.version)),
+            "stub_path": _msi.command_line(["msiexec.exe", *arguments]),
+            "is_installed": 1,
+        }
+
+    @staticmethod
+    def _active_setup_action(present: bool, wanted: dict[str, t.Any] | None, before: dict[str, t.Any] | None) -> str:
+        if not present:
+            # Left in place it would install the product again at the next logon.
+            return "remove" if before else "none"
+        if wanted is None:
+            return "none"
+        if before is None:
+            return "register"
+        same = all(str(before.get(key)) == str(value) for key, value in wanted.items())
+        return "none" if same else "update"
+
+    def _target_path(self, args: dict[str, t.Any], package: Package) -> str:
+        """Where the .msi is on the host: the content-addressed cache path _stage fills, or ``path``."""
+        if package.folder is None:
+            return str(args["path"])
+        return ntpath.join(args["cache_dir"], _msi.cache_key(package.files), package.msi_name or "")
+
+    def _user_diff(self, plans: list[UserPlan], package: Package, setup: ActiveSetup) -> dict[str, str]:
+        before, after = [], []
+        new = {"product_code": package.product_code, "version": package.version}
+        for _who, entry, current in plans:
+            before.append(self._diff_state(current, entry["user"]))
+            if entry["status"] == "changed":
+                after.append(self._diff_state(None if entry["action"] == "remove" else new, entry["user"]))
+            elif entry["status"] == "pending":
+                later = "at next logon (Active Setup)" if setup.wanted else "not logged on"
+                after.append(self._diff_state(current, entry["user"]).rstrip("\n") + f" (pending: {later})\n")
+            else:
+                after.append(self._diff_state(current, entry["user"]))
+
+        def setup_line(state: dict[str, t.Any] | None) -> str:
+            return f"active setup: {state['version']} {state['stub_path']}\n" if state else "active setup: none\n"
+
+        before.append(setup_line(setup.before))
+        after.append(setup_line(None if setup.action == "remove" else setup.wanted or setup.before))
+        return {"before": "".join(before), "after": "".join(after)}
+
+    def _act_for_users(
+        self, host: WinHost, args: dict[str, t.Any], package: Package, plans: list[UserPlan], setup: ActiveSetup
+    ) -> None:
+        installs = any(e["status"] == "changed" and e["action"] != "remove" for e in (plan[1] for plan in plans))
+        target = ""
+        if installs or setup.action in ("register", "update"):
+            target = self._stage(host, args, package)[0]
+        if setup.action == "remove":
+            host.run("Set-ActiveSetup", {"component": setup.component, "state": "absent"})
+        elif setup.action != "none" and setup.wanted is not None:
+            host.run("Set-ActiveSetup", {"component": setup.component, "state": "present", **setup.wanted})
+        # One user after another: Windows Installer runs one installation per computer at a time.
+        for who, entry, current in plans:
+            if entry["status"] != "changed":
+                continue
+            if entry["action"] in ("remove", "downgrade") and current:
+                outcome = self._user_msiexec(host, args, who, "uninstall", current["product_code"])
+                if outcome.get("failed") or entry["action"] == "remove":
+                    self._record(entry, outcome)
+                    continue
+            self._record(entry, self._user_msiexec(host, args, who, "install", target))
+
+    @staticmethod
+    def _record(entry: dict[str, t.Any], outcome: dict[str, t.Any]) -> None:
+        failed = bool(outcome.pop("failed", False))
+        entry.update(outcome, status="failed" if failed else "changed")
+
+    def _user_msiexec(
+        self, host: WinHost, args: dict[str, t.Any], who: dict[str, t.Any], action: str, target: str
+    ) -> dict[str, t.Any]:
+        """msiexec in the user's own context: a one-shot task as that user, polled until it ends."""
+        account = str(who.get("account") or who.get("name"))
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        safe_user = re.sub(r"[^A-Za-z0-9._-]+", "_", account)
+        log_path = ntpath.join(args["log_dir"], f"msiexec-{action}-{safe_user}-{stamp}.log")
+        arguments = _msi.msiexec_arguments(
+            action,
+            target,
+            log_path,
+            args["properties"] if action == "install" else {},
+            args["transforms"] if action == "install" else (),
+        )
+        task = {"task_name": f"msi_package-{who['sid']}", "task_path": TASK_PATH}
+
+        def attempt() -> dict[str, t.Any]:
+            start = {**task, "user": account, "arguments": arguments, "log_path": log_path}
+            host.run("Register-UserInstallTask", start)
+            deadline = time.monotonic() + args["user_timeout"]
+            while True:
+                remaining = deadline - time.monotonic()
+                wait = max(1, math.ceil(min(WAIT_SECONDS, remaining)))
+                state = host.run("Wait-UserInstallTask", {**task, "log_path": log_path, "wait_seconds": wait})
+                if state.get("finished"):
+                    return {"rc": int(state["rc"]), "log_tail": list(state.get("log_tail") or [])}
+                if deadline - time.monotonic() <= 0:
+                    return {"rc": None, "log_tail": []}
+
+        outcome, retries = _retry.retry_while(
+            attempt,
+            lambda r: r["rc"] is not None and _msi.exit_code(r["rc"]).retry_when_busy,
+            float(args["busy_timeout"]),
+        )
+        result: dict[str, t.Any] = {"log_path": log_path, "busy_retries": retries}
+        if outcome["rc"] is None:
+            return {
+                **result,
+                "failed": True,
+                "msg": f"{account}: msiexec {action} did not end within user_timeout={args['user_timeout']}s; "
+                f"task {TASK_PATH}{task['task_name']} is left in place, log {log_path}",
+            }
+        code = _msi.exit_code(outcome["rc"])
+        result.update(exit_code=code.code, exit_code_meaning=code.meaning, reboot_required=code.reboot_required)
+        if not (code.ok or (action == "uninstall" and code.code == _NOT_INSTALLED)):
+            tail = outcome["log_tail"]
+            result.update(
+                failed=True,
+                log_tail=tail,
+                msg=f"{account}: msiexec {action} failed with exit code {code.code}: {code.meaning}"
                 + (f" Log {log_path}, last line: {tail[-1]}" if tail else ""),
             )
         return result

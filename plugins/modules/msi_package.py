@@ -9,7 +9,8 @@ module: msi_package
 short_description: Install, upgrade or remove an MSI package with its payload folder on Windows
 version_added: 0.1.0
 description:
-  - Installs, upgrades or removes a Windows Installer package per machine over WinRM.
+  - Installs, upgrades or removes a Windows Installer package per machine over WinRM, or per user
+    with O(scope=user).
   - All decisions run on the controller. The host runs small PowerShell primitives, one
     WinRM command each; a host that already has the wanted version costs one command and
     reports C(ok) without transferring anything.
@@ -22,6 +23,16 @@ description:
     Exit code 1618 (another installation in progress) is retried with backoff until
     O(busy_timeout); 3010 and 1641 succeed with RV(reboot_required=true); every other
     non-zero exit code fails with its meaning and the tail of the verbose MSI log.
+  - With O(scope=user) the package must be a per-user one (C(ALLUSERS) empty, or C(ALLUSERS=2)
+    with C(MSIINSTALLPERUSER=1)); a per-machine package is refused before anything runs.
+    Idempotency is per user (ProductCode and version installed for that user's SID). For each
+    logged-on user who needs the product, msiexec runs B(in that user's context), as a one-shot
+    scheduled task whose principal is the user (interactive, limited token) is registered and
+    started, polled until it ends (each poll waits on the host for at most a few seconds; the
+    controller bounds the total with O(user_timeout)), then its exit code and log tail are read
+    and the task is removed. Users are handled one after another, as Windows Installer runs one
+    installation per computer at a time. A user who needs the product but is not logged on is
+    reported as C(pending), not failed; O(active_setup=true) installs for them at their next logon.
 options:
   state:
     description:
@@ -32,9 +43,43 @@ options:
   scope:
     description:
       - V(machine) installs for the whole computer (C(ALLUSERS=1)).
+      - V(user) installs into the profiles of the users given by O(users) and O(logged_on_users),
+        each in their own context. Needs a per-user package.
     type: str
-    choices: [machine]
+    choices: [machine, user]
     default: machine
+  users:
+    description:
+      - With O(scope=user), accounts to install for (C(name), C(COMPUTER\name) or C(DOMAIN\name)).
+        One that does not resolve to a SID fails that user; one not logged on is C(pending).
+    type: list
+    elements: str
+    default: []
+  logged_on_users:
+    description:
+      - With O(scope=user), also install for every user logged on interactively now (a session
+        running the desktop shell).
+      - Defaults to V(true) when O(users) is empty, V(false) otherwise.
+    type: bool
+  active_setup:
+    description:
+      - With O(scope=user) and O(state=present), register an Active Setup component so every user
+        who logs on later (and every C(pending) user) gets the package installed in their context
+        at their next logon, from the host cache (or O(path)), with O(properties) and O(transforms).
+      - The component is keyed by the UpgradeCode (the ProductCode without one) and stamped with the
+        package version, so a new version runs again for each user; an unchanged one is left alone.
+      - Property values and paths with C(%) or line breaks are refused, since Active Setup expands
+        C(%VARIABLES%) in the command line it stores.
+      - V(false) leaves an existing registration as it is. O(state=absent) with O(scope=user)
+        always removes the product's component, which would otherwise install it again.
+    type: bool
+    default: false
+  user_timeout:
+    description:
+      - With O(scope=user), seconds to wait for each user's msiexec to end before that user is
+        reported as failed (the task is then left in place for inspection).
+    type: int
+    default: 1800
   src:
     description:
       - Package on the controller, either the C(.msi) file or the folder holding exactly one
@@ -98,14 +143,18 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Reports what would be installed, upgraded or removed; nothing is copied or run.
+    description:
+      - Reports what would be installed, upgraded or removed (per user with O(scope=user)); nothing is
+        copied or run.
   diff_mode:
     support: full
-    description: Shows the product and version before and after, per scope.
-  platform:
-    platforms: windows
+    description:
+      - Shows the product and version before and after, per scope (per user, and the Active Setup
+        component, with O(scope=user)).
+extends_documentation_fragment:
+  - rollout.windows._attributes
 author:
-  - rollout.windows contributors
+  - rollout.windows maintainers (@rollout-windows)
 seealso:
   - module: rollout.windows.product_info
 """
@@ -123,6 +172,18 @@ EXAMPLES = r"""
     product_code: "{10010F76-051B-5BDC-831E-4348D9B33A7F}"
     version: 9.3.1
 
+- name: Install the per-user variant for everyone logged on now and, at their next logon, for everyone else
+  rollout.windows.msi_package:
+    src: packages/suite-user-9.3.1
+    scope: user
+    active_setup: true
+
+- name: Install the per-user variant for two named users
+  rollout.windows.msi_package:
+    src: packages/suite-user-9.3.1
+    scope: user
+    users: [anna, ben]
+
 - name: Remove the product
   rollout.windows.msi_package:
     product_code: "{10010F76-051B-5BDC-831E-4348D9B33A7F}"
@@ -131,11 +192,14 @@ EXAMPLES = r"""
 
 RETURN = r"""
 action:
-  description: What was done (or, in check mode, would be done).
+  description:
+    - What was done (or, in check mode, would be done).
+    - With O(scope=user), the action of the users acted on now; V(mixed) when they differ
+      (RV(users) has each one).
   returned: always
   type: str
   sample: upgrade
-  choices: [install, upgrade, downgrade, remove, none]
+  choices: [install, upgrade, downgrade, remove, none, mixed]
 product_code:
   description: ProductCode of the package.
   returned: always
@@ -152,7 +216,7 @@ version:
   type: str
   sample: 9.3.1
 previous_version:
-  description: Version installed before the task (null when none was).
+  description: Version installed before the task (null when none was; with O(scope=user) see RV(users)).
   returned: always
   type: str
   sample: 9.3.0
@@ -184,6 +248,62 @@ busy_retries:
   description: How often msiexec answered 1618 and was tried again.
   returned: when msiexec ran
   type: int
+users:
+  description: With O(scope=user), one entry per user, in the order given, then the logged-on users.
+  returned: when O(scope=user)
+  type: list
+  elements: dict
+  contains:
+    user:
+      description: The account (C(COMPUTER\name)), or the name as given when it did not resolve.
+      type: str
+    action:
+      description: What this user needs (V(install), V(upgrade), V(downgrade), V(remove) or V(none)).
+      type: str
+    previous_version:
+      description: Version the user had before (null when none).
+      type: str
+    exit_code:
+      description: msiexec exit code in the user's context (null when msiexec did not run).
+      type: int
+    exit_code_meaning:
+      description: What the exit code means.
+      type: str
+    reboot_required:
+      description: The install asked for a restart (3010 or 1641).
+      type: bool
+    status:
+      description:
+        - V(ok) nothing to do; V(changed) done (in check mode, would be done); V(pending) needs
+          the product but is not logged on; V(failed) see C(msg).
+      type: str
+    log_path:
+      description: Verbose MSI log of this user's run on the host.
+      type: str
+    log_tail:
+      description: Last lines of the MSI log, when msiexec failed.
+      type: list
+      elements: str
+    msg:
+      description: Why this user failed.
+      type: str
+  sample:
+    - {user: PC001\anna, action: upgrade, previous_version: 9.3.0, exit_code: 0,
+       exit_code_meaning: The action completed successfully., reboot_required: false, status: changed}
+    - {user: PC001\ben, action: install, previous_version: null, exit_code: null,
+       exit_code_meaning: null, reboot_required: false, status: pending}
+pending:
+  description: With O(scope=user), users who need the product but are not logged on.
+  returned: when O(scope=user)
+  type: list
+  elements: str
+active_setup:
+  description:
+    - With O(scope=user), the product's Active Setup component under
+      C(HKLM\SOFTWARE\Microsoft\Active Setup\Installed Components) and what was done to it
+      (V(register), V(update), V(remove) or V(none)), with its C(name), C(version), C(stub_path).
+  returned: when O(scope=user)
+  type: dict
 transferred:
   description: Files copied into the host cache (relative paths); empty when all matched.
   returned: when the package came from O(src)

@@ -93,7 +93,7 @@ def exit_code(code: int) -> ExitCode:
 def msiexec_arguments(
     action: str,
     target: str,
-    log_path: str,
+    log_path: str | None,
     properties: t.Mapping[str, t.Any] | None = None,
     transforms: t.Sequence[str] = (),
 ) -> list[str]:
@@ -105,7 +105,9 @@ def msiexec_arguments(
     """
     if action not in ("install", "uninstall"):
         raise ValueError(f"action must be install or uninstall, got {action!r}")
-    args = ["/i" if action == "install" else "/x", target, "/qn", "/norestart", "/L*V", log_path]
+    args = ["/i" if action == "install" else "/x", target, "/qn", "/norestart"]
+    if log_path is not None:
+        args += ["/L*V", log_path]
     for name, value in (properties or {}).items():
         if not _PROPERTY_NAME.match(name):
             raise ValueError(f"properties: {name!r} is not a Windows Installer property name (letters, digits, _ .)")
@@ -115,6 +117,41 @@ def msiexec_arguments(
     if transforms:
         args.append("TRANSFORMS=" + ";".join(transforms))
     return args
+
+
+def command_line(arguments: t.Sequence[str]) -> str:
+    """One command line msiexec parses back into ``arguments``; the Python twin of the primitives'
+    ``ConvertTo-RwMsiArgument``, for the one place a command line is stored rather than run (Active Setup).
+
+    ``NAME=value`` uses msiexec's own syntax (``NAME="value"``, a literal ``"`` doubled); everything
+    else the CommandLineToArgvW rules.
+    """
+    return " ".join(_quote_argument(a) for a in arguments)
+
+
+def _quote_argument(value: str) -> str:
+    prop = re.match(r"(?s)^([A-Za-z_][A-Za-z0-9_.]*)=(.*)$", value)
+    if prop:
+        return prop.group(1) + '="' + prop.group(2).replace('"', '""') + '"'
+    if value and not re.search(r'[\s"]', value):
+        return value
+    escaped = re.sub(r'(\\*)"', r'\1\1\\"', value)
+    escaped = re.sub(r"(\\+)$", r"\1\1", escaped)
+    return '"' + escaped + '"'
+
+
+def install_context(properties: t.Mapping[str, str]) -> str:
+    """``machine`` or ``user``: where Windows Installer puts a package with these properties.
+
+    ALLUSERS=1 is per machine; ALLUSERS empty is per user; ALLUSERS=2 is per user only with
+    MSIINSTALLPERUSER=1 (otherwise per machine for an administrator, who is who runs installs).
+    """
+    all_users = str(properties.get("ALLUSERS") or "")
+    if all_users == "":
+        return "user"
+    if all_users == "2" and str(properties.get("MSIINSTALLPERUSER") or "") == "1":
+        return "user"
+    return "machine"
 
 
 def _property_text(value: t.Any) -> str:

@@ -154,3 +154,68 @@ def test_initialize_package_cache(kit: Any) -> None:
     )
     assert out == {"directory": "C:\\Cache\\machine-9.3.0", "stale": ["payload\\new.dll", "sub\\deep\\x.bin"]}
     assert host.files.is_dir("C:\\Cache\\machine-9.3.0\\sub\\deep")
+
+
+def test_per_user_install_task_runs_as_the_user_and_is_removed(kit: Any) -> None:
+    host = kit.host(users=["alice", "bob"])
+    for session in list(host.sessions.values()):
+        host.logoff(session["user"])
+    host.logon("alice")
+    msi = kit.stage(host, "user-9.3.0")
+    log = "C:\\ProgramData\\rollout.windows\\logs\\alice.log"
+    task = {"task_name": f"msi_package-{host.sid_of('alice')}", "task_path": "\\rollout.windows\\"}
+
+    async def scenario() -> tuple[dict[str, Any], ...]:
+        async def run(name: str, args: dict[str, Any]) -> dict[str, Any]:
+            return winhost.parse_output(name, *await host.run_primitive(name, args, host.username))
+
+        users = await run("Get-InstallUser", {"users": ["bob", "nobody"], "logged_on": True, "active_setup": "{X}"})
+        started = await run(
+            "Register-UserInstallTask",
+            {**task, "user": "PC001\\alice", "arguments": ["/i", msi, "/qn", "/norestart", "/L*V", log]},
+        )
+        running = await run("Wait-UserInstallTask", {**task, "log_path": log, "wait_seconds": 0})
+        done = running
+        while not done["finished"]:
+            done = await run("Wait-UserInstallTask", {**task, "log_path": log, "wait_seconds": 30})
+        return users, started, running, done
+
+    users, started, running, done = asyncio.run(scenario())
+    assert [(u["name"], u["account"], u["session_id"]) for u in users["users"]] == [
+        ("bob", "PC001\\bob", None),
+        ("nobody", None, None),
+        ("PC001\\alice", "PC001\\alice", 1),
+    ]
+    assert users["users"][1]["error"]
+    assert users["active_setup"] is None
+    assert started["state"] == "Running"
+    assert running == {"finished": False, "state": "Running", "rc": None, "log_tail": []}
+    assert done["finished"] is True
+    assert done["rc"] == 0
+    assert any("Installation completed successfully" in line for line in done["log_tail"])
+    assert host.tasks == {}
+    (product,) = host.products.values()
+    assert (product["scope"], product["user"], product["sid"]) == ("user", "alice", host.sid_of("alice"))
+    assert host.msiexec_history[-1]["user"] == "alice"
+
+
+def test_install_task_for_a_user_without_session_never_starts(kit: Any) -> None:
+    host = kit.host(users=["bob"])
+    host.logoff("bob")
+    task = {"task_name": "t", "task_path": "\\rollout.windows\\"}
+    started = call(host, "Register-UserInstallTask", {**task, "user": "bob", "arguments": ["/i", "C:\\x.msi"]})
+    assert started["state"] == "Ready"
+    assert call(host, "Wait-UserInstallTask", {**task, "wait_seconds": 2})["finished"] is False
+    with pytest.raises(winhost.PrimitiveError, match="No mapping between account names"):
+        call(host, "Register-UserInstallTask", {**task, "user": "OTHERPC\\bob", "arguments": ["/i", "C:\\x.msi"]})
+
+
+def test_set_active_setup_writes_and_removes_the_component(kit: Any) -> None:
+    host = kit.host()
+    component = "{37583734-6C57-5AA7-87C7-B2E98F62E03F}"
+    wanted = {"name": "Suite", "version": "9,3,1", "stub_path": "msiexec.exe /i C:\\x.msi /qn", "is_installed": 1}
+    assert call(host, "Set-ActiveSetup", {"component": component, "state": "present", **wanted}) == {"changed": True}
+    assert call(host, "Get-InstallUser", {"active_setup": component})["active_setup"] == wanted
+    assert call(host, "Set-ActiveSetup", {"component": component, "state": "absent"}) == {"changed": True}
+    assert call(host, "Set-ActiveSetup", {"component": component, "state": "absent"}) == {"changed": False}
+    assert call(host, "Get-InstallUser", {"active_setup": component})["active_setup"] is None

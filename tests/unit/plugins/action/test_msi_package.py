@@ -34,7 +34,7 @@ class FakeHost:
         raise AssertionError(name)
 
     def names(self) -> list[str]:
-        return [name for name, _ in self.calls]
+        return [call[0] for call in self.calls]
 
 
 def make_action(check_mode: bool = False, diff: bool = False) -> msi_package.ActionModule:
@@ -176,3 +176,258 @@ def test_incomplete_payload_is_refused_naming_files(tmp_path: Path, msi_folder: 
     with pytest.raises(ValueError, match=r"missing: payload\\manifest.xml"):
         action._run(host, args(src=str(msi_folder), path=None, product_code=None, version=None))
     assert host.calls == []
+
+
+# -- scope: user ---------------------------------------------------------------------------------------------
+SID_A = "S-1-5-21-1-2-3-1001"
+SID_B = "S-1-5-21-1-2-3-1002"
+SID_C = "S-1-5-21-1-2-3-1003"
+ANNA = {"name": "PC\\anna", "account": "PC\\anna", "sid": SID_A, "session_id": 1, "error": None}
+BEN = {"name": "PC\\ben", "account": "PC\\ben", "sid": SID_B, "session_id": 2, "error": None}
+CARL = {"name": "carl", "account": "PC\\carl", "sid": SID_C, "session_id": None, "error": None}
+
+
+class UserFakeHost(FakeHost):
+    """The host side of scope=user: users and sessions, one-shot tasks that end after ``polls`` waits."""
+
+    def __init__(
+        self,
+        installed: list[dict[str, t.Any]],
+        users: list[dict[str, t.Any]],
+        *,
+        task_rcs: list[int] | None = None,
+        polls: int = 1,
+        all_users: str = "2",
+        per_user_flag: str = "1",
+        active_setup: dict[str, t.Any] | None = None,
+    ) -> None:
+        super().__init__(installed)
+        self.users = users
+        self.task_rcs = list(task_rcs or [])
+        self.polls = polls
+        self.msi_properties = {"ALLUSERS": all_users, "MSIINSTALLPERUSER": per_user_flag}
+        self.active_setup = active_setup
+        self._waits = 0
+
+    def run(self, name: str, args: dict[str, t.Any]) -> dict[str, t.Any]:
+        if name == "Get-InstallUser":
+            self.calls.append((name, args))
+            return {"users": self.users, "active_setup": self.active_setup}
+        if name == "Get-MsiProperty":
+            self.calls.append((name, args))
+            return {"ProductCode": CODE, "ProductVersion": "9.3.1", "UpgradeCode": FAMILY, **self.msi_properties}
+        if name in ("Register-UserInstallTask", "Set-ActiveSetup"):
+            self.calls.append((name, args))
+            self._waits = 0
+            return {"state": "Running", "changed": True}
+        if name == "Wait-UserInstallTask":
+            self.calls.append((name, args))
+            self._waits += 1
+            if self._waits < self.polls:
+                return {"finished": False, "state": "Running", "rc": None, "log_tail": []}
+            rc = self.task_rcs.pop(0) if self.task_rcs else 0
+            return {"finished": True, "state": "Removed", "rc": rc, "log_tail": ["MSI (s) x", f"returning {rc}"]}
+        return super().run(name, args)
+
+    def registered(self) -> list[dict[str, t.Any]]:
+        return [a for n, a in self.calls if n == "Register-UserInstallTask"]
+
+
+def per_user(version: str, sid: str, code: str = CODE) -> dict[str, t.Any]:
+    return {**machine(version, code), "scope": "user", "sid": sid, "user": None}
+
+
+def user_args(**overrides: t.Any) -> dict[str, t.Any]:
+    return args(scope="user", **overrides)
+
+
+def statuses(result: dict[str, t.Any]) -> dict[str, str]:
+    return {u["user"]: u["status"] for u in result["users"]}
+
+
+def test_user_install_runs_in_each_logged_on_users_task() -> None:
+    host = UserFakeHost([], [ANNA, BEN])
+    result = make_action()._run(host, user_args())
+    assert result["changed"] is True
+    assert result["action"] == "install"
+    assert statuses(result) == {"PC\\anna": "changed", "PC\\ben": "changed"}
+    assert host.names() == [
+        "Get-MsiProperty",  # path without its properties: is it a per-user package?
+        "Get-InstalledProduct",
+        "Get-InstallUser",
+        "Register-UserInstallTask",
+        "Wait-UserInstallTask",
+        "Register-UserInstallTask",
+        "Wait-UserInstallTask",
+    ]
+    assert host.calls[2][1]["logged_on"] is True  # no users named: everyone logged on
+    first, second = host.registered()
+    assert first["user"] == "PC\\anna"
+    assert second["user"] == "PC\\ben"
+    assert first["task_name"] == f"msi_package-{SID_A}"
+    assert first["arguments"][:5] == ["/i", r"\\share\suite.msi", "/qn", "/norestart", "/L*V"]
+    assert first["arguments"][5] == first["log_path"]
+    assert "PC_anna" in first["log_path"]
+    entry = result["users"][0]
+    assert (entry["exit_code"], entry["reboot_required"], entry["previous_version"]) == (0, False, None)
+
+
+def test_user_rerun_at_version_is_ok_in_two_commands() -> None:
+    host = UserFakeHost([per_user("9.3.1", SID_A), per_user("9.3.1", SID_B)], [ANNA, BEN])
+    result = make_action()._run(host, user_args(users=["anna", "ben"]))
+    assert result["changed"] is False
+    assert result["action"] == "none"
+    assert statuses(result) == {"PC\\anna": "ok", "PC\\ben": "ok"}
+    assert host.names() == ["Get-MsiProperty", "Get-InstalledProduct", "Get-InstallUser"]
+    assert host.calls[2][1]["logged_on"] is False  # users named: only them
+
+
+def test_user_idempotency_is_per_user_and_ignores_machine_products() -> None:
+    host = UserFakeHost([machine("9.3.1"), per_user("9.3.0", SID_A, FAMILY), per_user("9.3.1", SID_B)], [ANNA, BEN])
+    result = make_action()._run(host, user_args())
+    anna, ben = result["users"]
+    assert (anna["action"], anna["previous_version"], anna["status"]) == ("upgrade", "9.3.0", "changed")
+    assert (ben["action"], ben["status"]) == ("none", "ok")
+    assert [r["user"] for r in host.registered()] == ["PC\\anna"]
+
+
+def test_user_not_logged_on_is_pending_not_failed() -> None:
+    host = UserFakeHost([], [CARL])
+    result = make_action()._run(host, user_args(users=["carl"]))
+    assert result.get("failed") is None
+    assert result["changed"] is False
+    assert result["pending"] == ["PC\\carl"]
+    assert result["users"][0]["action"] == "install"
+    assert host.registered() == []
+
+
+def test_user_unknown_account_fails_that_user_only() -> None:
+    ghost = {"name": "ghost", "account": None, "sid": None, "session_id": None, "error": "not translated"}
+    host = UserFakeHost([], [ghost, ANNA])
+    result = make_action()._run(host, user_args(users=["ghost"], logged_on_users=True))
+    assert result["failed"] is True
+    assert "ghost: not translated" in result["msg"]
+    assert statuses(result) == {"ghost": "failed", "PC\\anna": "changed"}
+
+
+def test_user_check_mode_reports_per_user_and_runs_nothing() -> None:
+    host = UserFakeHost([per_user("9.3.0", SID_B, FAMILY)], [ANNA, BEN, CARL])
+    result = make_action(check_mode=True, diff=True)._run(host, user_args(users=["carl"], logged_on_users=True))
+    assert result["changed"] is True
+    assert statuses(result) == {"PC\\anna": "changed", "PC\\ben": "changed", "PC\\carl": "pending"}
+    assert host.names() == ["Get-MsiProperty", "Get-InstalledProduct", "Get-InstallUser"]
+    assert result["diff"]["before"] == (
+        f"PC\\anna: not installed\nPC\\ben: {FAMILY} 9.3.0\nPC\\carl: not installed\nactive setup: none\n"
+    )
+    assert result["diff"]["after"] == (
+        f"PC\\anna: {CODE} 9.3.1\nPC\\ben: {CODE} 9.3.1\nPC\\carl: not installed (pending: not logged on)\n"
+        "active setup: none\n"
+    )
+
+
+def test_user_task_is_polled_until_it_ends() -> None:
+    host = UserFakeHost([], [ANNA], polls=3)
+    result = make_action()._run(host, user_args())
+    assert result["users"][0]["status"] == "changed"
+    assert host.names().count("Wait-UserInstallTask") == 3
+    waits = [a["wait_seconds"] for n, a in host.calls if n == "Wait-UserInstallTask"]
+    assert all(1 <= w <= msi_package.WAIT_SECONDS for w in waits)
+
+
+def test_user_task_that_does_not_end_in_time_fails_naming_the_task() -> None:
+    host = UserFakeHost([], [ANNA], polls=99)
+    result = make_action()._run(host, user_args(user_timeout=0))
+    assert result["failed"] is True
+    assert f"msi_package-{SID_A}" in result["msg"]
+    assert "user_timeout=0" in result["msg"]
+    assert host.names().count("Wait-UserInstallTask") == 1
+
+
+def test_user_failure_reports_code_and_log_and_goes_on_with_the_next_user() -> None:
+    host = UserFakeHost([], [ANNA, BEN], task_rcs=[1603, 3010])
+    result = make_action()._run(host, user_args())
+    anna, ben = result["users"]
+    assert (anna["status"], anna["exit_code"], anna["log_tail"][-1]) == ("failed", 1603, "returning 1603")
+    assert (ben["status"], ben["reboot_required"]) == ("changed", True)
+    assert result["failed"] is True
+    assert "PC\\anna: msiexec install failed with exit code 1603" in result["msg"]
+    assert result["reboot_required"] is True
+    assert result["changed"] is True
+
+
+def test_user_busy_installer_registers_the_task_again(no_sleep: list[float]) -> None:
+    host = UserFakeHost([], [ANNA], task_rcs=[1618, 0])
+    result = make_action()._run(host, user_args(busy_timeout=60))
+    assert result["users"][0]["busy_retries"] == 1
+    assert len(host.registered()) == 2
+    assert len(no_sleep) == 1
+
+
+def test_user_downgrade_uninstalls_in_the_users_context_first() -> None:
+    newer = "{00000000-0000-0000-0000-000000000002}"
+    host = UserFakeHost([per_user("9.4.0", SID_A, newer)], [ANNA])
+    result = make_action()._run(host, user_args(allow_downgrade=True))
+    assert result["action"] == "downgrade"
+    assert [r["arguments"][:2] for r in host.registered()] == [["/x", newer], ["/i", r"\\share\suite.msi"]]
+
+
+def test_user_remove_and_active_setup_removed() -> None:
+    host = UserFakeHost([per_user("9.3.1", SID_A)], [ANNA], active_setup={"version": "9,3,1", "stub_path": "x"})
+    result = make_action()._run(host, user_args(state="absent", path=None, version=None))
+    assert result["action"] == "remove"
+    assert result["active_setup"]["action"] == "remove"
+    assert host.registered()[0]["arguments"][:2] == ["/x", CODE]
+    assert ("Set-ActiveSetup", {"component": FAMILY, "state": "absent"}) in host.calls
+
+
+def test_active_setup_registered_version_stamped_then_left_alone() -> None:
+    host = UserFakeHost([per_user("9.3.1", SID_A)], [ANNA])
+    result = make_action()._run(host, user_args(active_setup=True, properties={"BACKENDURL": "https://b e"}))
+    assert result["changed"] is True
+    assert result["active_setup"]["action"] == "register"
+    (written,) = [a for n, a in host.calls if n == "Set-ActiveSetup"]
+    assert written["component"] == FAMILY  # the family: the key survives major upgrades
+    assert written["version"] == "9,3,1"
+    assert written["stub_path"] == r'msiexec.exe /i \\share\suite.msi /qn /norestart BACKENDURL="https://b e"'
+    assert host.registered() == []
+
+    again = UserFakeHost([per_user("9.3.1", SID_A)], [ANNA], active_setup=dict(written))
+    rerun = make_action()._run(again, user_args(active_setup=True, properties={"BACKENDURL": "https://b e"}))
+    assert rerun["changed"] is False
+    assert rerun["active_setup"]["action"] == "none"
+
+    older = UserFakeHost([per_user("9.3.1", SID_A)], [ANNA], active_setup={**written, "version": "9,3,0"})
+    assert make_action()._run(older, user_args(active_setup=True))["active_setup"]["action"] == "update"
+
+
+def test_active_setup_refuses_values_it_would_expand() -> None:
+    host = UserFakeHost([], [ANNA])
+    with pytest.raises(ValueError, match="active_setup: Active Setup expands"):
+        make_action()._run(host, user_args(active_setup=True, properties={"P": "%PATH%"}))
+    assert host.names() == ["Get-MsiProperty"]
+
+
+@pytest.mark.parametrize(
+    ("all_users", "flag", "properties"),
+    [("1", "", {}), ("2", "", {}), ("2", "1", {"ALLUSERS": 1}), ("", "", {"MSIINSTALLPERUSER": "0", "ALLUSERS": 2})],
+)
+def test_user_scope_refuses_a_per_machine_package(all_users: str, flag: str, properties: dict[str, t.Any]) -> None:
+    host = UserFakeHost([], [ANNA], all_users=all_users, per_user_flag=flag)
+    with pytest.raises(ValueError, match=r"scope=user needs a per-user package .* install it with scope=machine"):
+        make_action()._run(host, user_args(properties=properties))
+    assert host.names() == ["Get-MsiProperty"]
+
+
+def test_user_scope_accepts_a_package_without_allusers() -> None:
+    host = UserFakeHost([], [ANNA], all_users="", per_user_flag="")
+    assert make_action()._run(host, user_args())["users"][0]["status"] == "changed"
+
+
+def test_user_options_need_scope_user() -> None:
+    with pytest.raises(ValueError, match="apply only with scope=user"):
+        make_action()._run(FakeHost([]), args(users=["anna"]))
+
+
+def test_user_scope_needs_someone_to_install_for() -> None:
+    with pytest.raises(ValueError, match="scope=user needs users, or logged_on_users=true"):
+        make_action()._run(UserFakeHost([], []), user_args(logged_on_users=False))

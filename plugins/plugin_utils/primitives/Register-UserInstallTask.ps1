@@ -1,0 +1,42 @@
+# Run msiexec as a logged-on user, in that user's session: a per-user install must run in the
+# user's own context (their profile, HKCU, their SID under Installer\UserData), which the WinRM
+# account cannot provide. Registers a one-shot task without a trigger (interactive logon, limited
+# token: a per-user install needs no elevation) and starts it. The controller then polls with
+# Wait-UserInstallTask, which reads the exit code and removes the task; nothing here waits.
+# Arguments are quoted for the command line msiexec parses, as Invoke-Msiexec does.
+# ansible-core runs every script under Set-StrictMode -Version Latest: read optional values through
+# PSObject.Properties, since touching an absent property would throw.
+function ConvertTo-RwMsiArgument {
+    param ([string] $Value)
+    if ($Value -match '(?s)^([A-Za-z_][A-Za-z0-9_.]*)=(.*)$') {
+        return $Matches[1] + '="' + ($Matches[2] -replace '"', '""') + '"'
+    }
+    if ($Value -ne '' -and $Value -notmatch '[\s"]') { return $Value }
+    $escaped = $Value -replace '(\\*)"', '$1$1\"'
+    $escaped = $escaped -replace '(\\+)$', '$1$1'
+    return '"' + $escaped + '"'
+}
+
+$taskName = [string]$rwArgs.task_name
+$taskPath = [string]$rwArgs.task_path
+$user = [string]$rwArgs.user
+$argList = @(Get-RwValue $rwArgs 'arguments' | ForEach-Object { [string]$_ })
+$logPath = [string](Get-RwValue $rwArgs 'log_path')
+# msiexec fails with 1622 when the log folder is missing. The folder inherits ProgramData's
+# "Users may create files", so the user's msiexec can write its log there.
+if ($logPath) {
+    $logDir = Split-Path -Path $logPath -Parent
+    if ($logDir -and -not (Test-Path -LiteralPath $logDir)) { $null = New-Item -ItemType Directory -Path $logDir -Force }
+}
+
+$msiexec = Join-Path -Path $env:SystemRoot -ChildPath 'System32\msiexec.exe'
+$line = (@($argList | ForEach-Object { ConvertTo-RwMsiArgument -Value $_ }) -join ' ')
+$action = New-ScheduledTaskAction -Execute $msiexec -Argument $line
+$principal = New-ScheduledTaskPrincipal -UserId $user -LogonType Interactive -RunLevel Limited
+$settings = New-ScheduledTaskSettingsSet -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries `
+    -ExecutionTimeLimit (New-TimeSpan -Hours 2) -MultipleInstances IgnoreNew
+$null = Register-ScheduledTask -TaskName $taskName -TaskPath $taskPath -Action $action -Principal $principal `
+    -Settings $settings -Force
+Start-ScheduledTask -TaskName $taskName -TaskPath $taskPath
+$task = Get-ScheduledTask -TaskName $taskName -TaskPath $taskPath
+Write-RwResult -Result @{ task_name = $taskName; task_path = $taskPath; state = $task.State.ToString() }

@@ -1,0 +1,48 @@
+# Start a restart: shutdown.exe /r /t <delay> [/c <msg>], run with an argument array. The message comes
+# from stdin JSON and is quoted here by the CommandLineToArgvW rules, so no shell ever parses it.
+# shutdown.exe only schedules the restart and returns, so this result normally reaches the controller
+# before WinRM stops; with a delay of 0 it may not, and the controller allows for that.
+function ConvertTo-RwArgument {
+    param ([string] $Value)
+    if ($Value -ne '' -and $Value -notmatch '[\s"]') { return $Value }
+    $escaped = $Value -replace '(\\*)"', '$1$1\"'
+    $escaped = $escaped -replace '(\\+)$', '$1$1'
+    return '"' + $escaped + '"'
+}
+
+function Invoke-RwShutdown {
+    param ([string[]] $Arguments)
+    $psi = New-Object -TypeName System.Diagnostics.ProcessStartInfo
+    $psi.FileName = Join-Path -Path $env:SystemRoot -ChildPath 'System32\shutdown.exe'
+    $psi.Arguments = (@($Arguments | ForEach-Object { ConvertTo-RwArgument -Value $_ }) -join ' ')
+    $psi.UseShellExecute = $false
+    $psi.CreateNoWindow = $true
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $process = [System.Diagnostics.Process]::Start($psi)
+    # Read stderr asynchronously: two synchronous reads can deadlock on a full pipe buffer.
+    $stderr = $process.StandardError.ReadToEndAsync()
+    $stdout = $process.StandardOutput.ReadToEnd()
+    $process.WaitForExit()
+    return @{ rc = $process.ExitCode; output = ($stdout + $stderr.Result).Trim() }
+}
+
+$delay = [int](Get-RwValue $rwArgs 'delay')
+$message = [string](Get-RwValue $rwArgs 'msg')
+$argList = @('/r', '/t', [string]$delay)
+if ($message) { $argList += @('/c', $message) }
+$run = Invoke-RwShutdown -Arguments $argList
+$abortedPending = $false
+# 1190: a shutdown is already scheduled (by another tool or an earlier run). The task asked for a
+# restart on its own terms, so replace that one instead of failing or waiting for a foreign deadline.
+if ($run.rc -eq 1190) {
+    $null = Invoke-RwShutdown -Arguments @('/a')
+    $abortedPending = $true
+    $run = Invoke-RwShutdown -Arguments $argList
+}
+Write-RwResult -Result @{
+    rc = $run.rc
+    output = $run.output
+    aborted_pending = $abortedPending
+    delay = $delay
+}

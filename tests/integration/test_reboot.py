@@ -1,0 +1,113 @@
+"""reboot, and msi_install's use of it, over real WinRM against lab hosts."""
+
+from __future__ import annotations
+
+import typing as t
+from pathlib import Path
+
+from lab.control import ControlClient
+
+from .conftest import PlaybookRun
+
+# Lab downtime is simulated seconds (TIME_SCALE per real second); reboot_timeout is real seconds.
+DOWNTIME = 240  # two real seconds at the integration time scale
+
+
+def test_reboot_waits_for_the_new_boot_and_the_next_task_runs(ansible, control: ControlClient, clients) -> None:
+    host = clients[0]
+    control.control(host, {"behaviour": {"reboot_downtime": DOWNTIME}})
+    before = control.host(host)
+    run = ansible.playbook(
+        """
+        - name: restart
+          rollout.windows.reboot:
+            msg: 'Restart at 5 "sharp" & $(no) `expansion` %PATH%'
+        - name: after
+          rollout.windows.product_info:
+            name: nothing*
+        """,
+        hosts=host,
+    )
+    assert run.rc == 0, run.stdout
+    result = run.result(host, "restart")
+    assert result["_status"] == "changed"
+    assert result["rebooted"] is True
+    assert result["last_boot"] != result["previous_boot"]
+    assert result["elapsed"] > 0
+    assert run.result(host, "after")["_status"] == "ok"
+    after = control.host(host)
+    assert after["boot_id"] == before["boot_id"] + 1
+    assert after["reboots"][-1]["downtime"] == DOWNTIME
+    # The message reached shutdown.exe's /c literally: data on stdin, never script text.
+    assert after["reboots"][-1]["comment"] == 'Restart at 5 "sharp" & $(no) `expansion` %PATH%'
+    assert control.counters(host)["primitive:Restart-Host"] == 1
+
+
+def test_check_mode_does_not_restart(ansible, control: ControlClient, clients) -> None:
+    host = clients[1]
+    boot_id = control.host(host)["boot_id"]
+    run = ansible.playbook("- name: restart\n  rollout.windows.reboot:\n", hosts=host, check=True)
+    assert run.rc == 0, run.stdout
+    result = run.result(host, "restart")
+    assert result["_status"] == "changed"
+    assert result["rebooted"] is False
+    assert control.host(host)["boot_id"] == boot_id
+    assert control.counters(host).get("primitive:Restart-Host", 0) == 0
+
+
+def test_host_that_stays_away_fails_after_reboot_timeout(ansible, control: ControlClient, clients) -> None:
+    host = clients[2]
+    control.control(host, {"behaviour": {"reboot_downtime": 3600}})  # 30 real seconds
+    run = ansible.playbook(
+        "- name: restart\n  rollout.windows.reboot:\n    reboot_timeout: 3\n    pre_reboot_delay: 0\n", hosts=host
+    )
+    assert run.rc != 0
+    result = run.result(host, "restart")
+    assert result["_status"] == "failed"
+    assert result["rebooted"] is True
+    assert "reboot_timeout=3" in result["msg"]
+    assert result["elapsed"] < 10
+
+
+def role_task(run: PlaybookRun, host: str, name: str) -> dict[str, t.Any]:
+    """A role task's result; its recorded name carries the role prefix."""
+    return run.result(host, f"rollout.windows.msi_install : {name}")
+
+
+ROLE = """
+- name: role
+  ansible.builtin.include_role:
+    name: rollout.windows.msi_install
+"""
+
+
+def test_role_restarts_when_the_install_needs_it(ansible, control: ControlClient, clients, packages: Path) -> None:
+    host = clients[3]
+    control.control(host, {"behaviour": {"msiexec_results": [3010], "reboot_downtime": DOWNTIME}})
+    boot_id = control.host(host)["boot_id"]
+    run = ansible.playbook(
+        ROLE,
+        hosts=host,
+        extra_vars={"msi_install_src": str(packages / "machine-9.3.0"), "msi_install_reboot": True},
+    )
+    assert run.rc == 0, run.stdout
+    assert role_task(run, host, "Install, upgrade or remove the package")["reboot_required"] is True
+    assert role_task(run, host, "Restart the host, as the install asked for it")["rebooted"] is True
+    assert role_task(run, host, "Report the restart that is still needed")["_status"] == "skipped"
+    assert control.host(host)["boot_id"] == boot_id + 1
+    assert control.host(host)["pending_reboot"] is False
+
+
+def test_role_only_reports_when_restarts_are_off(ansible, control: ControlClient, clients, packages: Path) -> None:
+    host = clients[1]
+    control.control(host, {"behaviour": {"msiexec_results": [3010]}})
+    boot_id = control.host(host)["boot_id"]
+    run = ansible.playbook(ROLE, hosts=host, extra_vars={"msi_install_src": str(packages / "machine-9.3.0")})
+    assert run.rc == 0, run.stdout
+    assert role_task(run, host, "Restart the host, as the install asked for it")["_status"] == "skipped"
+    warning = role_task(run, host, "Report the restart that is still needed")
+    assert warning["_status"] == "ok"
+    assert "needs a restart" in warning["msg"]
+    assert "3010" in warning["msg"]
+    assert control.host(host)["boot_id"] == boot_id
+    assert control.host(host)["pending_reboot"] is True

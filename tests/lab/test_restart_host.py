@@ -1,0 +1,135 @@
+"""Restart-Host in the lab: shutdown.exe's schedule, a real reboot after the delay, and a host that is away."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab.clock import Clock
+from lab.host import BlobStore, HostDropped, make_host
+from lab.primitives import load_winhost
+from lab.testing import start_test_fleet
+
+winhost = load_winhost()
+
+
+def _host(scale: float = 1000.0, **kw: Any) -> Any:
+    return make_host("pc001", "client", seed=3, clock=Clock(scale), blobs=BlobStore(), **kw)
+
+
+async def _call(host: Any, name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
+    rc, out, err = await host.run_primitive(name, args or {}, host.username)
+    return winhost.parse_output(name, rc, out, err)
+
+
+def test_restart_happens_after_the_delay_with_the_behaviour_downtime() -> None:
+    async def scenario() -> None:
+        host = _host(users=["alice"])
+        host.logon("alice")
+        host.apply_control({"behaviour": {"reboot_downtime": 40}})
+        before = (await _call(host, "Get-HostInfo"))["last_boot"]
+        result = await _call(host, "Restart-Host", {"delay": 10, "msg": "bye"})
+        assert result == {"rc": 0, "output": "", "aborted_pending": False, "delay": 10}
+        # shutdown.exe only schedules: the host still answers until the delay is over.
+        assert host.network_up()
+        assert host.snapshot()["scheduled_restart"]["comment"] == "bye"
+        assert (await _call(host, "Get-HostInfo"))["last_boot"] == before
+        await host.clock.sleep(11)
+        assert not host.network_up()
+        assert host.sessions == {}
+        with pytest.raises(HostDropped):
+            await host.run_primitive("Get-HostInfo", {}, host.username)
+        await host.clock.sleep(40)
+        assert host.network_up()
+        after = (await _call(host, "Get-HostInfo"))["last_boot"]
+        assert after > before
+        assert host.reboots[-1]["downtime"] == 40
+        assert host.reboots[-1]["comment"] == "bye"
+        assert host.snapshot()["scheduled_restart"] is None
+
+    asyncio.run(scenario())
+
+
+def test_a_scheduled_restart_is_replaced_not_doubled() -> None:
+    async def scenario() -> None:
+        host = _host()
+        await _call(host, "Restart-Host", {"delay": 600})
+        boot_id = host.boot_id
+        again = await _call(host, "Restart-Host", {"delay": 1, "msg": "now"})
+        assert again["aborted_pending"] is True
+        await host.clock.sleep(2)
+        assert host.boot_id == boot_id + 1
+        await host.clock.sleep(700)
+        assert host.boot_id == boot_id + 1  # the replaced 600 s restart never fires
+
+    asyncio.run(scenario())
+
+
+def test_a_reboot_from_elsewhere_cancels_the_scheduled_one() -> None:
+    async def scenario() -> None:
+        host = _host()
+        await _call(host, "Restart-Host", {"delay": 30})
+        host.reboot(0)
+        boot_id = host.boot_id
+        await host.clock.sleep(60)
+        assert host.boot_id == boot_id
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("args", [{"delay": -1}, {"delay": 315_360_001}, {"delay": 1, "msg": "x" * 513}])
+def test_invalid_parameters_answer_like_shutdown_exe(args: dict[str, Any]) -> None:
+    async def scenario() -> None:
+        host = _host()
+        result = await _call(host, "Restart-Host", args)
+        assert result["rc"] == 87
+        assert host.snapshot()["scheduled_restart"] is None
+
+    asyncio.run(scenario())
+
+
+def test_not_a_number_fails_like_the_int_cast() -> None:
+    async def scenario() -> None:
+        host = _host()
+        rc, out, _ = await host.run_primitive("Restart-Host", {"delay": "soon"}, host.username)
+        assert rc == 1
+        assert json.loads(out)["failed"] is True
+
+    asyncio.run(scenario())
+
+
+def _connect_is_refused(address: str, port: int) -> bool:
+    """True when the host resets or refuses a new WinRM connection (a request gets no HTTP answer)."""
+    try:
+        with socket.create_connection((address, port), timeout=2) as sock:
+            sock.sendall(b"POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            return sock.recv(64) == b""
+    except OSError:
+        return True
+
+
+def test_winrm_server_drops_the_host_while_it_is_down(tmp_path: Path) -> None:
+    fleet = start_test_fleet(tmp_path, clients=1, servers=0, time_scale=10.0)
+    try:
+        fh = fleet.fleet.hosts["client-0001"]
+
+        async def restart() -> tuple[int, str, str]:
+            fh.host.apply_control({"behaviour": {"reboot_downtime": 20}})
+            return await fh.host.run_primitive("Restart-Host", {"delay": 1}, fh.host.username)
+
+        rc, _, _ = fleet.call(restart())
+        assert rc == 0
+        time.sleep(0.5)  # 5 simulated seconds: the restart (after 1 s) has begun, 20 s downtime
+        assert fleet.run_sync(fh.host.network_up) is False
+        assert _connect_is_refused(fh.address, fh.http_port)
+        time.sleep(2.0)  # downtime over
+        assert fleet.run_sync(fh.host.network_up) is True
+        assert not _connect_is_refused(fh.address, fh.http_port)
+    finally:
+        fleet.stop()
