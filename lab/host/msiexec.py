@@ -88,6 +88,68 @@ class Invocation:
     restart: str = "default"  # 'default' | 'norestart' | 'forcerestart' | 'promptrestart'
 
 
+_PROPERTY_START = re.compile(r'([A-Za-z_][A-Za-z0-9_.]*)="')
+
+
+def split_command_line(line: str) -> list[str]:
+    """msiexec's reading of its command line, which is all a real msiexec ever gets.
+
+    ``NAME="value"`` takes everything up to the closing quote, a doubled ``""`` standing
+    for one ``"`` (msiexec's own property syntax, so a value may hold spaces, ``;``,
+    newlines or quotes); every other token follows the CommandLineToArgvW rules.
+    """
+    args: list[str] = []
+    i, n = 0, len(line)
+    while i < n:
+        if line[i] in " \t":
+            i += 1
+            continue
+        prop = _PROPERTY_START.match(line, i)
+        if prop:
+            value: list[str] = []
+            j = prop.end()
+            while j < n:
+                if line[j] == '"':
+                    if j + 1 < n and line[j + 1] == '"':
+                        value.append('"')
+                        j += 2
+                        continue
+                    j += 1
+                    break
+                value.append(line[j])
+                j += 1
+            args.append(f"{prop.group(1)}={''.join(value)}")
+            i = j
+            continue
+        token: list[str] = []
+        quoted = False
+        while i < n and (quoted or line[i] not in " \t"):
+            if line[i] == "\\":
+                k = i
+                while k < n and line[k] == "\\":
+                    k += 1
+                count = k - i
+                if k < n and line[k] == '"':
+                    token.append("\\" * (count // 2))
+                    if count % 2:
+                        token.append('"')
+                        i = k + 1
+                    else:
+                        i = k
+                    continue
+                token.append("\\" * count)
+                i = k
+                continue
+            if line[i] == '"':
+                quoted = not quoted
+                i += 1
+                continue
+            token.append(line[i])
+            i += 1
+        args.append("".join(token))
+    return args
+
+
 def parse_arguments(argv: list[str]) -> Invocation:
     """Parse msiexec's argument array; options are case-insensitive and may start with '/' or '-'."""
     if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):

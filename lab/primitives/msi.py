@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from lab.host.msiexec import split_command_line
 from lab.host.msipackage import MSI_CACHE, MsiParseError
-from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str, arg_str_list, primitive
+from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str, primitive
 
 if TYPE_CHECKING:
     from lab.host.host import Host
@@ -52,12 +53,10 @@ def log_tail(host: Host, log_path: str | None) -> list[str]:
 
 @primitive("Invoke-Msiexec")
 async def invoke_msiexec(host: Host, args: dict[str, Any], ctx: PrimitiveContext) -> dict[str, Any]:
-    arguments = arg_str_list(args, "arguments")
-    log_path = arg_str(args, "log_path", required=False)
-    given = log_path_of(arguments)
-    if log_path and given is None:
-        arguments = [*arguments, "/L*V", log_path]
-    log_path = log_path or given
+    command_line = arg_str(args, "command_line")
+    assert command_line is not None
+    arguments = split_command_line(command_line)
+    log_path = arg_str(args, "log_path", required=False) or log_path_of(arguments)
     if log_path:
         # As the PowerShell primitive does: msiexec answers 1622 when the log folder is missing.
         host.files.mkdir(host.files.canonical(log_path).rsplit("\\", 1)[0], parents=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from lab.host.msiexec import split_command_line
 from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str, arg_str_list, primitive
 from lab.primitives.msi import log_path_of, log_tail
 
@@ -89,7 +90,9 @@ async def register_user_install_task(host: Host, args: dict[str, Any], ctx: Prim
     assert name is not None
     assert path is not None
     assert user is not None
-    arguments = arg_str_list(args, "arguments")
+    command_line = arg_str(args, "command_line")
+    assert command_line is not None
+    arguments = split_command_line(command_line)
     account = resolve_account(host, user)
     if account is None:
         # What Register-ScheduledTask says for a principal that does not exist.

@@ -266,7 +266,7 @@ class ActionModule(ActionBase):
         )
 
         def attempt() -> dict[str, t.Any]:
-            return host.run("Invoke-Msiexec", {"arguments": arguments, "log_path": log_path})
+            return host.run("Invoke-Msiexec", {"command_line": _msi.command_line(arguments), "log_path": log_path})
 
         outcome, retries = _retry.retry_while(
             attempt, lambda r: _msi.exit_code(int(r["rc"])).retry_when_busy, float(args["busy_timeout"])
@@ -489,7 +489,7 @@ class ActionModule(ActionBase):
         task = {"task_name": f"msi_package-{who['sid']}", "task_path": TASK_PATH}
 
         def attempt() -> dict[str, t.Any]:
-            start = {**task, "user": account, "arguments": arguments, "log_path": log_path}
+            start = {**task, "user": account, "command_line": _msi.command_line(arguments), "log_path": log_path}
             host.run("Register-UserInstallTask", start)
             deadline = time.monotonic() + args["user_timeout"]
             while True:

@@ -120,8 +120,8 @@ def msiexec_arguments(
 
 
 def command_line(arguments: t.Sequence[str]) -> str:
-    """One command line msiexec parses back into ``arguments``; the Python twin of the primitives'
-    ``ConvertTo-RwMsiArgument``, for the one place a command line is stored rather than run (Active Setup).
+    """The one command line msiexec parses back into ``arguments``: what the primitives run, and
+    what Active Setup stores. Quoting lives only here, on the controller, where it is unit-tested.
 
     ``NAME=value`` uses msiexec's own syntax (``NAME="value"``, a literal ``"`` doubled); everything
     else the CommandLineToArgvW rules.
@@ -136,7 +136,7 @@ def _quote_argument(value: str) -> str:
     if value and not re.search(r'[\s"]', value):
         return value
     escaped = re.sub(r'(\\*)"', r'\1\1\\"', value)
-    escaped = re.sub(r"(\\+)$", r"\1\1", escaped)
+    escaped = re.sub(r"(\\+)\Z", r"\1\1", escaped)  # \Z: "$" would also match before a final newline
     return '"' + escaped + '"'
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.rollout.windows.plugins.plugin_utils._msi import command_line
 from lab.clock import Clock
 from lab.host import BlobStore, Cluster, HostDropped, make_host
 
@@ -114,7 +115,9 @@ def test_dropped_msiexec_still_completes_on_the_host(kit: Any) -> None:
 
     async def scenario() -> None:
         with pytest.raises(HostDropped):
-            await host.run_primitive("Invoke-Msiexec", {"arguments": ["/i", msi, "/qn", "/norestart"]}, host.username)
+            await host.run_primitive(
+                "Invoke-Msiexec", {"command_line": command_line(["/i", msi, "/qn", "/norestart"])}, host.username
+            )
         while host._background:
             await asyncio.sleep(0.001)
 

@@ -230,3 +230,16 @@ def test_property_values_arrive_literally(kit: Any, value: str) -> None:
     # (A formatted value starting with '#' is a typed value for Windows Installer, e.g. '#0' a DWORD.)
     if not value.startswith("#"):
         assert host.registry.get(r"HKLM\Software\Example Corp\Example Office Suite", "BackendUrl") == value
+
+
+# msiexec reads one command line; the controller's quoting must survive it unchanged.
+_HOSTILE = st.sampled_from([*list("ab \"\\';$()`\n\t&|<>%^!{}[]="), "ä", "€"])
+
+
+@given(st.lists(st.text(_HOSTILE, min_size=1, max_size=12), max_size=4), st.text(_HOSTILE, max_size=30))
+def test_controller_quoting_round_trips_through_msiexec_parsing(paths: list[str], value: str) -> None:
+    from ansible_collections.rollout.windows.plugins.plugin_utils._msi import command_line
+    from lab.host.msiexec import split_command_line
+
+    arguments = ["/i", *paths, "/qn", "/L*V", "C:\\log dir\\x.log", f"PROP={value}"]
+    assert split_command_line(command_line(arguments)) == arguments

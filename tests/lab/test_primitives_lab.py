@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from ansible_collections.rollout.windows.plugins.plugin_utils._msi import command_line
 from lab.primitives import REGISTRY, load_winhost
 
 winhost = load_winhost()
@@ -34,8 +35,8 @@ def test_unknown_primitive_and_failures(kit: Any) -> None:
     rc, out, _ = asyncio.run(host.run_primitive("Get-MsiProperty", {"path": "C:\\none.msi"}, host.username))
     assert rc == 1
     assert json.loads(out) == {"failed": True, "msg": "file not found: C:\\none.msi"}
-    with pytest.raises(winhost.PrimitiveError, match="arguments must be a list of strings"):
-        call(host, "Invoke-Msiexec", {"arguments": "nope" and [1]})
+    with pytest.raises(winhost.PrimitiveError, match="command_line must be a string"):
+        call(host, "Invoke-Msiexec", {"command_line": 1})
 
 
 def test_get_host_info(kit: Any) -> None:
@@ -65,7 +66,11 @@ def test_invoke_msiexec_and_get_installed_product(kit: Any) -> None:
     host = kit.host(users=["alice"])
     machine = kit.stage(host, "machine-9.3.0")
     log = "C:\\Windows\\Temp\\install.log"
-    out = call(host, "Invoke-Msiexec", {"arguments": ["/i", machine, "/qn", "/norestart"], "log_path": log})
+    out = call(
+        host,
+        "Invoke-Msiexec",
+        {"command_line": command_line(["/i", machine, "/qn", "/norestart", "/L*V", log]), "log_path": log},
+    )
     assert out["rc"] == 0
     assert out["log_path"] == log
     assert len(out["log_tail"]) <= 40
@@ -172,7 +177,11 @@ def test_per_user_install_task_runs_as_the_user_and_is_removed(kit: Any) -> None
         users = await run("Get-InstallUser", {"users": ["bob", "nobody"], "logged_on": True, "active_setup": "{X}"})
         started = await run(
             "Register-UserInstallTask",
-            {**task, "user": "PC001\\alice", "arguments": ["/i", msi, "/qn", "/norestart", "/L*V", log]},
+            {
+                **task,
+                "user": "PC001\\alice",
+                "command_line": command_line(["/i", msi, "/qn", "/norestart", "/L*V", log]),
+            },
         )
         running = await run("Wait-UserInstallTask", {**task, "log_path": log, "wait_seconds": 0})
         done = running
@@ -203,11 +212,17 @@ def test_install_task_for_a_user_without_session_never_starts(kit: Any) -> None:
     host = kit.host(users=["bob"])
     host.logoff("bob")
     task = {"task_name": "t", "task_path": "\\rollout.windows\\"}
-    started = call(host, "Register-UserInstallTask", {**task, "user": "bob", "arguments": ["/i", "C:\\x.msi"]})
+    started = call(
+        host, "Register-UserInstallTask", {**task, "user": "bob", "command_line": command_line(["/i", "C:\\x.msi"])}
+    )
     assert started["state"] == "Ready"
     assert call(host, "Wait-UserInstallTask", {**task, "wait_seconds": 2})["finished"] is False
     with pytest.raises(winhost.PrimitiveError, match="No mapping between account names"):
-        call(host, "Register-UserInstallTask", {**task, "user": "OTHERPC\\bob", "arguments": ["/i", "C:\\x.msi"]})
+        call(
+            host,
+            "Register-UserInstallTask",
+            {**task, "user": "OTHERPC\\bob", "command_line": command_line(["/i", "C:\\x.msi"])},
+        )
 
 
 def test_set_active_setup_writes_and_removes_the_component(kit: Any) -> None:

@@ -1,28 +1,8 @@
-# Run msiexec.exe with an argument array; the controller decides what the exit code means.
-# Arguments are quoted here for the command line msiexec parses: NAME=value properties use
-# msiexec's own syntax (NAME="value", a literal " doubled), everything else the
-# CommandLineToArgvW rules. Nothing is ever evaluated by a shell.
-# ansible-core runs every script under Set-StrictMode -Version Latest: read optional values through
-# PSObject.Properties, since touching an absent property would throw.
-function ConvertTo-RwMsiArgument {
-    param ([string] $Value)
-    if ($Value -match '(?s)^([A-Za-z_][A-Za-z0-9_.]*)=(.*)$') {
-        return $Matches[1] + '="' + ($Matches[2] -replace '"', '""') + '"'
-    }
-    if ($Value -ne '' -and $Value -notmatch '[\s"]') { return $Value }
-    $escaped = $Value -replace '(\\*)"', '$1$1\"'
-    $escaped = $escaped -replace '(\\+)$', '$1$1'
-    return '"' + $escaped + '"'
-}
-
-$argList = @(Get-RwValue $rwArgs 'arguments' | ForEach-Object { [string]$_ })
-$logPath = [string](Get-RwValue $rwArgs 'log_path')
-$given = $null
-for ($i = 0; $i -lt $argList.Count - 1; $i++) {
-    if ($argList[$i] -match '^[/-](l[iwearucmopvx+!*]*|log)$') { $given = $argList[$i + 1] }
-}
-if ($logPath -and $null -eq $given) { $argList += @('/L*V', $logPath) }
-if (-not $logPath) { $logPath = $given }
+# Run msiexec.exe with the command line the controller quoted from its argument array
+# (_msi.command_line); the controller decides what the exit code means. The line goes to
+# CreateProcess as data: no shell ever evaluates it.
+$commandLine = [string]$rwArgs.command_line
+$logPath = [string]$rwArgs.log_path
 # msiexec fails with 1622 when the log folder is missing; creating it is always safe.
 if ($logPath) {
     $logDir = Split-Path -Path $logPath -Parent
@@ -31,7 +11,7 @@ if ($logPath) {
 
 $psi = New-Object -TypeName System.Diagnostics.ProcessStartInfo
 $psi.FileName = Join-Path -Path $env:SystemRoot -ChildPath 'System32\msiexec.exe'
-$psi.Arguments = (@($argList | ForEach-Object { ConvertTo-RwMsiArgument -Value $_ }) -join ' ')
+$psi.Arguments = $commandLine
 $psi.UseShellExecute = $false
 $psi.CreateNoWindow = $true
 $watch = [System.Diagnostics.Stopwatch]::StartNew()

@@ -6,21 +6,11 @@
 # Arguments are quoted for the command line msiexec parses, as Invoke-Msiexec does.
 # ansible-core runs every script under Set-StrictMode -Version Latest: read optional values through
 # PSObject.Properties, since touching an absent property would throw.
-function ConvertTo-RwMsiArgument {
-    param ([string] $Value)
-    if ($Value -match '(?s)^([A-Za-z_][A-Za-z0-9_.]*)=(.*)$') {
-        return $Matches[1] + '="' + ($Matches[2] -replace '"', '""') + '"'
-    }
-    if ($Value -ne '' -and $Value -notmatch '[\s"]') { return $Value }
-    $escaped = $Value -replace '(\\*)"', '$1$1\"'
-    $escaped = $escaped -replace '(\\+)$', '$1$1'
-    return '"' + $escaped + '"'
-}
 
 $taskName = [string]$rwArgs.task_name
 $taskPath = [string]$rwArgs.task_path
 $user = [string]$rwArgs.user
-$argList = @(Get-RwValue $rwArgs 'arguments' | ForEach-Object { [string]$_ })
+$commandLine = [string]$rwArgs.command_line
 $logPath = [string](Get-RwValue $rwArgs 'log_path')
 # msiexec fails with 1622 when the log folder is missing. The folder inherits ProgramData's
 # "Users may create files", so the user's msiexec can write its log there.
@@ -30,8 +20,7 @@ if ($logPath) {
 }
 
 $msiexec = Join-Path -Path $env:SystemRoot -ChildPath 'System32\msiexec.exe'
-$line = (@($argList | ForEach-Object { ConvertTo-RwMsiArgument -Value $_ }) -join ' ')
-$action = New-ScheduledTaskAction -Execute $msiexec -Argument $line
+$action = New-ScheduledTaskAction -Execute $msiexec -Argument $commandLine
 $principal = New-ScheduledTaskPrincipal -UserId $user -LogonType Interactive -RunLevel Limited
 $settings = New-ScheduledTaskSettingsSet -AllowStartIfOnBatteries -DontStopIfGoingOnBatteries `
     -ExecutionTimeLimit (New-TimeSpan -Hours 2) -MultipleInstances IgnoreNew

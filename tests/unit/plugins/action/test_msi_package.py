@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.rollout.windows.plugins.action import msi_package
 from ansible_collections.rollout.windows.plugins.plugin_utils import _retry
 from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import CallStats
+from lab.host.msiexec import split_command_line
 
 CODE = "{10010F76-051B-5BDC-831E-4348D9B33A7F}"
 FAMILY = "{D5B73D5D-E084-5005-B246-8861ADA21E95}"
@@ -94,7 +95,7 @@ def test_downgrade_removes_newer_first() -> None:
     host = FakeHost([machine("9.4.0", newer)], msiexec_rcs=[0, 0])
     result = make_action()._run(host, args(allow_downgrade=True))
     assert result["action"] == "downgrade"
-    msiexec = [a["arguments"] for n, a in host.calls if n == "Invoke-Msiexec"]
+    msiexec = [split_command_line(a["command_line"]) for n, a in host.calls if n == "Invoke-Msiexec"]
     assert msiexec[0][:2] == ["/x", newer]
     assert msiexec[1][:2] == ["/i", r"\\share\suite.msi"]
 
@@ -153,7 +154,7 @@ def test_remove_installed_product() -> None:
     host = FakeHost([machine("9.3.1")])
     result = make_action()._run(host, args(state="absent", path=None, version=None))
     assert result["action"] == "remove"
-    assert host.calls[-1][1]["arguments"][:2] == ["/x", CODE]
+    assert split_command_line(host.calls[-1][1]["command_line"])[:2] == ["/x", CODE]
 
 
 def test_bad_product_code_names_the_option() -> None:
@@ -265,8 +266,8 @@ def test_user_install_runs_in_each_logged_on_users_task() -> None:
     assert first["user"] == "PC\\anna"
     assert second["user"] == "PC\\ben"
     assert first["task_name"] == f"msi_package-{SID_A}"
-    assert first["arguments"][:5] == ["/i", r"\\share\suite.msi", "/qn", "/norestart", "/L*V"]
-    assert first["arguments"][5] == first["log_path"]
+    assert split_command_line(first["command_line"])[:5] == ["/i", r"\\share\suite.msi", "/qn", "/norestart", "/L*V"]
+    assert split_command_line(first["command_line"])[5] == first["log_path"]
     assert "PC_anna" in first["log_path"]
     entry = result["users"][0]
     assert (entry["exit_code"], entry["reboot_required"], entry["previous_version"]) == (0, False, None)
@@ -368,7 +369,10 @@ def test_user_downgrade_uninstalls_in_the_users_context_first() -> None:
     host = UserFakeHost([per_user("9.4.0", SID_A, newer)], [ANNA])
     result = make_action()._run(host, user_args(allow_downgrade=True))
     assert result["action"] == "downgrade"
-    assert [r["arguments"][:2] for r in host.registered()] == [["/x", newer], ["/i", r"\\share\suite.msi"]]
+    assert [split_command_line(r["command_line"])[:2] for r in host.registered()] == [
+        ["/x", newer],
+        ["/i", r"\\share\suite.msi"],
+    ]
 
 
 def test_user_remove_and_active_setup_removed() -> None:
@@ -376,7 +380,7 @@ def test_user_remove_and_active_setup_removed() -> None:
     result = make_action()._run(host, user_args(state="absent", path=None, version=None))
     assert result["action"] == "remove"
     assert result["active_setup"]["action"] == "remove"
-    assert host.registered()[0]["arguments"][:2] == ["/x", CODE]
+    assert split_command_line(host.registered()[0]["command_line"])[:2] == ["/x", CODE]
     assert ("Set-ActiveSetup", {"component": FAMILY, "state": "absent"}) in host.calls
 
 
