@@ -9,13 +9,24 @@ PYTEST := $(BIN)/python -m pytest
 STAMP := .venv/.setup-done
 LAYERS := unit integration molecule sanity lint ps-parse
 
-.PHONY: setup test $(LAYERS) changelog build clean
+.PHONY: setup test $(LAYERS) changelog build clean demo lab
 
 setup: $(STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt tools/setup.sh
 	tools/setup.sh
 	touch $@
+
+## A rollout against a simulated fleet: install 9.3.0 on 40 clients, upgrade to 9.3.1, stop the lab.
+demo: setup
+	tools/demo.sh
+
+## A lab fleet in the foreground for your own playbook runs (Ctrl-C stops it); writes inventories/lab/hosts.yml.
+LAB_CLIENTS ?= 40
+LAB_TIME_SCALE ?= 60
+lab: setup
+	$(BIN)/python -m lab.msi build .tmp/lab-msi >/dev/null
+	$(BIN)/python -m lab serve --clients $(LAB_CLIENTS) --time-scale $(LAB_TIME_SCALE) --inventory inventories/lab/hosts.yml
 
 ## Every layer, with a summary; fails when any layer fails.
 test: setup
