@@ -79,7 +79,8 @@ UserPlan = tuple[dict[str, t.Any], dict[str, t.Any], dict[str, t.Any] | None]
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = True
+    # Files go straight into the host cache; a remote temp folder would cost two WinRM commands per run.
+    TRANSFERS_FILES = False
     _supports_check_mode = True
     _supports_diff = True
 

@@ -35,8 +35,11 @@ def test_fresh_install_then_rerun_is_ok_in_one_command(ansible, control, clients
     assert [p["version"] for p in machine_products(control, host)] == ["9.3.0"]
     assert len(result["transferred"]) == 4  # the .msi and three payload files
 
+    commands_before = control.counters(host)["commands"]
     again = ansible.playbook(INSTALL, hosts=host, extra_vars={"src": str(packages / "machine-9.3.0")})
     rerun = again.result(host, "install")
+    # What the host saw, not only what the module counted: no temp folder, no transfer.
+    assert control.counters(host)["commands"] - commands_before == 1
     assert rerun["_status"] == "ok"
     assert rerun["action"] == "none"
     assert rerun["winrm"]["commands"] == 1
