@@ -255,19 +255,27 @@ class ActionModule(ActionBase):
             host.stats.bytes_sent += local.stat().st_size
         return ntpath.join(cache["directory"], package.msi_name or ""), list(cache["stale"])
 
-    def _msiexec(self, host: WinHost, args: dict[str, t.Any], action: str, target: str) -> dict[str, t.Any]:
+    @staticmethod
+    def _msiexec_run(args: dict[str, t.Any], action: str, target: str, who: str = "") -> tuple[str, str]:
+        """Log path and quoted command line of one msiexec run (properties and transforms only install)."""
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        log_path = ntpath.join(args["log_dir"], f"msiexec-{action}-{stamp}.log")
+        label = f"{action}-{re.sub(r'[^A-Za-z0-9._-]+', '_', who)}" if who else action
+        log_path = ntpath.join(args["log_dir"], f"msiexec-{label}-{stamp}.log")
+        installing = action == "install"
         arguments = _msi.msiexec_arguments(
             action,
             target,
             log_path,
-            args["properties"] if action == "install" else {},
-            args["transforms"] if action == "install" else (),
+            args["properties"] if installing else {},
+            args["transforms"] if installing else (),
         )
+        return log_path, _msi.command_line(arguments)
+
+    def _msiexec(self, host: WinHost, args: dict[str, t.Any], action: str, target: str) -> dict[str, t.Any]:
+        log_path, command_line = self._msiexec_run(args, action, target)
 
         def attempt() -> dict[str, t.Any]:
-            return host.run("Invoke-Msiexec", {"command_line": _msi.command_line(arguments), "log_path": log_path})
+            return host.run("Invoke-Msiexec", {"command_line": command_line, "log_path": log_path})
 
         outcome, retries = _retry.retry_while(
             attempt, lambda r: _msi.exit_code(int(r["rc"])).retry_when_busy, float(args["busy_timeout"])
@@ -477,20 +485,11 @@ class ActionModule(ActionBase):
     ) -> dict[str, t.Any]:
         """msiexec in the user's own context: a one-shot task as that user, polled until it ends."""
         account = str(who.get("account") or who.get("name"))
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        safe_user = re.sub(r"[^A-Za-z0-9._-]+", "_", account)
-        log_path = ntpath.join(args["log_dir"], f"msiexec-{action}-{safe_user}-{stamp}.log")
-        arguments = _msi.msiexec_arguments(
-            action,
-            target,
-            log_path,
-            args["properties"] if action == "install" else {},
-            args["transforms"] if action == "install" else (),
-        )
+        log_path, command_line = self._msiexec_run(args, action, target, account)
         task = {"task_name": f"msi_package-{who['sid']}", "task_path": TASK_PATH}
 
         def attempt() -> dict[str, t.Any]:
-            start = {**task, "user": account, "command_line": _msi.command_line(arguments), "log_path": log_path}
+            start = {**task, "user": account, "command_line": command_line, "log_path": log_path}
             host.run("Register-UserInstallTask", start)
             deadline = time.monotonic() + args["user_timeout"]
             while True:
