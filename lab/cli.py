@@ -34,6 +34,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="ip: one loopback address per host; port: ports on 127.0.0.1; auto: ip, falling back to port",
     )
     serve.add_argument("--control-port", type=int, default=0, help="control API port on 127.0.0.1 (0: any free)")
+    serve.add_argument(
+        "--downloads", type=Path, metavar="DIR", help="serve DIR read-only over HTTPS; its URL is lab_download_url"
+    )
+    serve.add_argument(
+        "--backend",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve the reference backend (lab/backend) over HTTPS; its URL and token go into the inventory",
+    )
+    serve.add_argument("--backend-version", default="9.3.2", help="version it reports; 9.2.x has no sync throttle")
+    serve.add_argument("--backend-port", type=int, default=0, help="backend port on 127.0.0.1 (0: any free)")
+    serve.add_argument(
+        "--backend-packages", type=Path, default=Path(".tmp/lab-msi"), help="built test packages it lists as releases"
+    )
+    serve.add_argument("--backend-download-url", help="base URL of release files (default: the backend serves them)")
     serve.add_argument("-v", "--verbose", action="store_true")
     return parser
 
@@ -48,7 +63,7 @@ async def serve(config: FleetConfig) -> int:
     try:
         print(
             f"lab ready: {config.clients} clients, {config.servers} servers, control {fleet.control_url}, "
-            f"inventory {config.inventory}",
+            f"inventory {config.inventory}" + (f", backend {fleet.backend.url}" if fleet.backend else ""),
             flush=True,
         )
         await stop.wait()
@@ -80,6 +95,12 @@ def main(argv: list[str] | None = None) -> int:
             https_port=args.https_port,
             address_mode=args.address_mode,
             control_port=args.control_port,
+            downloads_dir=args.downloads,
+            backend=args.backend,
+            backend_version=args.backend_version,
+            backend_port=args.backend_port,
+            backend_packages=args.backend_packages,
+            backend_download_url=args.backend_download_url,
         )
     except ValueError as exc:
         print(f"lab: {exc}", file=sys.stderr)

@@ -62,9 +62,21 @@ class FleetConfig:
     control_host: str = "127.0.0.1"
     control_port: int = 0
     host_factory: HostFactory | None = None
+    # The reference backend (lab/backend): its URL, admin token and CA path go into the inventory's all.vars.
+    backend: bool = False
+    backend_version: str = "9.3.2"
+    backend_port: int = 0
+    backend_packages: Path | None = None  # built test packages that releases list (python -m lab.msi build DIR)
+    backend_download_url: str | None = None  # base URL of release files; None: the backend serves them itself
+    # A directory served read-only over HTTPS (lab/downloads.py) as `lab_download_url`; None: no server.
+    downloads_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).absolute()
+        if self.downloads_dir is not None:
+            self.downloads_dir = Path(self.downloads_dir).absolute()
+            if not self.downloads_dir.is_dir():
+                raise ValueError(f"downloads directory does not exist: {self.downloads_dir}")
         if self.inventory is not None:
             self.inventory = Path(self.inventory).absolute()
         if self.transport not in TRANSPORTS:
@@ -75,6 +87,10 @@ class FleetConfig:
             raise ValueError("a fleet needs at least one client or server")
         if not self.time_scale > 0:
             raise ValueError("time_scale must be > 0")
+        if self.backend:
+            from lab.backend.state import parse_version
+
+            parse_version(self.backend_version)
 
 
 @dataclass(eq=False)
@@ -165,6 +181,9 @@ class Fleet:
         self.address_mode = ""
         self._control: t.Any = None
         self._watch_task: asyncio.Task[None] | None = None
+        self.backend: t.Any = None  # lab.backend.BackendServer when config.backend
+        self.downloads: t.Any = None  # lab.downloads.DownloadServer when config.downloads_dir
+        self.download_url = ""
 
     async def __aenter__(self) -> Fleet:
         await self.start()
@@ -222,6 +241,9 @@ class Fleet:
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
         hosts = self._make_hosts()
         self.ca = LabCA(cfg.state_dir)
+        from lab.downloads import trust_lab_ca
+
+        trust_lab_ca(hosts, self.ca)  # in each machine root store, like a domain PKI root
         ntlm_files = NtlmUserFiles(cfg.state_dir)
         ntlm_files.write([(h.name, h.username, h.password) for h in hosts])
         # pyspnego's acceptor refuses to start unless the variable names an existing file; each step repoints it.
@@ -247,6 +269,14 @@ class Fleet:
         await self._control.start()
         self.control_url = self._control.url
         self._watch_task = asyncio.create_task(self._watch_network())
+        if cfg.backend:
+            await self._start_backend()
+        if cfg.downloads_dir is not None:
+            from lab.downloads import DownloadServer, server_context
+
+            self.downloads = DownloadServer(cfg.downloads_dir, server_context(self.ca))
+            await self.downloads.start()
+            self.download_url = self.downloads.url
         if cfg.inventory is not None:
             self.write_inventory(cfg.inventory)
         self._write_lab_json()
@@ -289,7 +319,41 @@ class Fleet:
         if self._control is not None:
             await self._control.close()
             self._control = None
+        if self.backend is not None:
+            await self.backend.close()
+            self.backend = None
+        if self.downloads is not None:
+            await self.downloads.close()
+            self.downloads = None
         await self._close_servers()
+
+    async def _start_backend(self) -> None:
+        from lab.backend import BackendConfig, BackendServer
+
+        cfg = self.config
+        self.backend = BackendServer(
+            BackendConfig(
+                version=cfg.backend_version,
+                port=cfg.backend_port,
+                seed=cfg.seed,
+                packages_dir=cfg.backend_packages,
+                download_url=cfg.backend_download_url,
+            ),
+            ca=self.ca,
+        )
+        await self.backend.start()
+
+    def backend_vars(self) -> dict[str, t.Any]:
+        """Inventory variables the backend modules read when their options are not given."""
+        if self.backend is None:
+            return {}
+        return {
+            "rollout_backend_url": self.backend.url,
+            "rollout_backend_token": self.backend.config.admin_token,
+            "rollout_backend_ca_path": str(self.backend.ca_path),
+            # What the product's clients hold (sync slots, sessions); the modules never need it.
+            "lab_backend_client_token": self.backend.config.client_token,
+        }
 
     async def _watch_network(self) -> None:
         """Reset the connections of hosts that went off the network so clients fail fast instead of hanging."""
@@ -338,7 +402,11 @@ class Fleet:
         lab_servers: dict[str, t.Any] = {"hosts": {name: self.host_vars(fh) for name, fh in servers.items()}}
         return {
             "all": {
-                "vars": {"lab_control_url": self.control_url},
+                "vars": {
+                    "lab_control_url": self.control_url,
+                    **self.backend_vars(),
+                    **({"lab_download_url": self.download_url} if self.download_url else {}),
+                },
                 "children": {
                     "rollout_clients": {"children": {"lab_clients": lab_clients}},
                     "rollout_servers": {"children": {"lab_servers": lab_servers}},
@@ -367,6 +435,8 @@ class Fleet:
             "servers": cfg.servers,
             "seed": cfg.seed,
             "address_mode": self.address_mode,
+            "backend_url": self.backend.url if self.backend is not None else None,
+            "download_url": self.download_url or None,
         }
         (cfg.state_dir / "lab.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 

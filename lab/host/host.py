@@ -32,6 +32,16 @@ from lab.host.msiexec import Msiexec, MsiexecResult
 from lab.host.registry import Registry
 
 OFFICE_PROCESSES = ("WINWORD.EXE", "EXCEL.EXE", "POWERPNT.EXE", "OUTLOOK.EXE")
+# What a user who agrees to an update message closes: every Office application, not only the four the seeded
+# desktop starts, so a gate that waits for OneNote or Visio sees them go too.
+OFFICE_APPLICATIONS = (
+    *OFFICE_PROCESSES,
+    "ONENOTE.EXE",
+    "MSACCESS.EXE",
+    "MSPUB.EXE",
+    "VISIO.EXE",
+    "WINPROJ.EXE",
+)
 KINDS = ("client", "server")
 DEFAULT_USERNAME = "labadmin"
 DEFAULT_PASSWORD = "Lab-Passw0rd!"
@@ -239,7 +249,7 @@ class Host:
             if now >= deadline:
                 del self._pending_close[user]
                 for proc in list(self.processes.values()):
-                    if proc["user"].lower() == user and proc["name"].upper() in OFFICE_PROCESSES:
+                    if proc["user"].lower() == user and proc["name"].upper() in OFFICE_APPLICATIONS:
                         del self.processes[proc["pid"]]
 
     # -- sessions and processes ----------------------------------------------------------------------------
@@ -307,8 +317,11 @@ class Host:
             dict(p) for p in procs if p["name"].lower() in wanted or p["name"].lower().removesuffix(".exe") in wanted
         ]
 
-    def send_message(self, text: str, session_id: int | None = None) -> list[dict[str, Any]]:
-        """An update pop-up (msg.exe): each recipient closes Office after a delay, or ignores it (behaviour)."""
+    def send_message(self, text: str, session_id: int | None = None, title: str = "") -> list[dict[str, Any]]:
+        """An update pop-up (WTSSendMessage): each recipient closes Office after a delay, or ignores it (behaviour).
+
+        Returns who got it; the reaction is only recorded in ``messages`` (Windows cannot see it either).
+        """
         self.settle()
         now = self.clock.monotonic()
         delivered = []
@@ -322,7 +335,13 @@ class Host:
             if mode == "close":
                 deadline = now + delay
                 self._pending_close[user.lower()] = min(self._pending_close.get(user.lower(), deadline), deadline)
-            record = {"session_id": session["id"], "user": user, "text": text, "time": self.clock.now().isoformat()}
+            record = {
+                "session_id": session["id"],
+                "user": user,
+                "title": title,
+                "text": text,
+                "time": self.clock.now().isoformat(),
+            }
             self.messages.append({**record, "reaction": mode})
             delivered.append({"session_id": session["id"], "user": user})
         return delivered

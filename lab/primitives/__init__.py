@@ -91,18 +91,20 @@ def arg_str_list(args: dict[str, Any], key: str, required: bool = True) -> list[
 
 
 # Importing the modules registers them.
-from lab.primitives import files, hostinfo, msi, products, restart, sessions, usertasks  # noqa: E402
+from lab.primitives import download, files, hostinfo, msi, products, programs, restart, sessions, usertasks  # noqa: E402
 
 __all__ = [
     "REGISTRY",
     "PrimitiveContext",
     "PrimitiveFailure",
+    "download",
     "files",
     "hostinfo",
     "load_winhost",
     "msi",
     "primitive",
     "products",
+    "programs",
     "restart",
     "sessions",
     "usertasks",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import re
 from typing import TYPE_CHECKING, Any
+
+import pymsi
 
 from lab.host.msiexec import split_command_line
 from lab.host.msipackage import MSI_CACHE, MsiParseError
@@ -31,7 +34,33 @@ async def get_msi_property(host: Host, args: dict[str, Any], ctx: PrimitiveConte
         # What the COM object's OpenDatabase throws for a file that is not an MSI.
         msg = f'Exception calling "InvokeMember" with "5" argument(s): "OpenDatabase,{path},0"'
         raise PrimitiveFailure(msg) from exc
-    return {"path": full, **package.summary()}
+    result: dict[str, Any] = {"path": full, **package.summary()}
+    if args.get("payload"):
+        result.update(payload_rows(data))
+    return result
+
+
+# The columns the PowerShell primitive selects; StringData gives "" for a null and digits for a number.
+PAYLOAD_COLUMNS = {
+    "Directory": ("Directory", "Directory_Parent", "DefaultDir"),
+    "Component": ("Component", "Directory_"),
+    "File": ("FileName", "Component_", "Attributes"),
+    "Media": ("Cabinet",),
+}
+
+
+def payload_rows(data: bytes) -> dict[str, Any]:
+    """``word_count`` and ``tables`` as Get-MsiProperty with payload=true reads them through COM."""
+    package = pymsi.Package(io.BytesIO(data))
+    tables: dict[str, list[dict[str, str]]] = {}
+    for table, columns in PAYLOAD_COLUMNS.items():
+        try:
+            rows = [dict(row) for row in package[table]]
+        except Exception:  # pymsi's own error for a table the package lacks: OpenView fails, no rows
+            rows = []
+        tables[table] = [{c: "" if row.get(c) is None else str(row[c]) for c in columns} for row in rows]
+    word_count = getattr(getattr(package, "summary", None), "word_count", None)
+    return {"word_count": int((word_count() if callable(word_count) else word_count) or 0), "tables": tables}
 
 
 def log_path_of(arguments: list[str]) -> str | None:

@@ -1,11 +1,12 @@
-"""Get-SessionProcess: interactive sessions and the processes with given names, with session and user."""
+"""Sessions and their processes: list them (Get-SessionProcess), message them (Send-SessionMessage), stop
+given processes (Stop-SessionProcess)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from lab.primitives import PrimitiveContext, arg_str_list, primitive
+from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str_list, primitive
 from lab.primitives.hostinfo import dotnet_o
 
 if TYPE_CHECKING:
@@ -32,3 +33,62 @@ async def get_session_process(host: Host, args: dict[str, Any], ctx: PrimitiveCo
         if names  # no names: sessions only, like the PowerShell side
     ]
     return {"sessions": sessions, "processes": processes}
+
+
+# What WTSSendMessage reports for a session id that does not exist (ERROR_CTX_WINSTATION_NOT_FOUND, 7022).
+_NO_SESSION = "The specified session cannot be found."
+
+
+def _int_list(args: dict[str, Any], key: str) -> list[int]:
+    value = args.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):  # the PowerShell side wraps with @(): a lone value is a one-element list
+        value = [value]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise PrimitiveFailure(f"argument {key} must be a list of integers")
+    return list(value)
+
+
+@primitive("Send-SessionMessage")
+async def send_session_message(host: Host, args: dict[str, Any], ctx: PrimitiveContext) -> dict[str, Any]:
+    title, text = args.get("title") or "", args.get("text") or ""
+    if not isinstance(title, str) or not isinstance(text, str):
+        raise PrimitiveFailure("arguments title and text must be strings")
+    sessions = []
+    for session_id in _int_list(args, "session_ids"):
+        delivered = host.send_message(text, session_id, title) if session_id in host.sessions else []
+        sessions.append(
+            {"session_id": session_id, "sent": bool(delivered), "error": None if delivered else _NO_SESSION}
+        )
+    return {"sessions": sessions}
+
+
+@primitive("Stop-SessionProcess")
+async def stop_session_process(host: Host, args: dict[str, Any], ctx: PrimitiveContext) -> dict[str, Any]:
+    targets = args.get("processes") or []
+    if isinstance(targets, dict):
+        targets = [targets]
+    if not isinstance(targets, list) or not all(isinstance(t, dict) for t in targets):
+        raise PrimitiveFailure("argument processes must be a list of {pid, name, start_time}")
+    host.settle()
+    results = []
+    for target in targets:
+        pid, name, start = target.get("pid"), str(target.get("name") or ""), target.get("start_time")
+        if not isinstance(pid, int) or isinstance(pid, bool):
+            raise PrimitiveFailure("argument processes: pid must be an integer")
+        entry: dict[str, Any] = {"pid": pid, "name": name, "status": "gone", "error": None}
+        proc = host.processes.get(pid)
+        if proc is not None:
+            same_name = proc["name"].lower().removesuffix(".exe") == name.lower().removesuffix(".exe")
+            if not same_name:
+                entry["status"] = "recycled"
+            elif not start:
+                entry["status"] = "unverified"
+            elif dotnet_o(datetime.fromisoformat(proc["start_time"])) != start:
+                entry["status"] = "recycled"
+            else:
+                host.stop_process(pid)
+                entry["status"] = "stopped"
+        results.append(entry)
+    return {"processes": results}

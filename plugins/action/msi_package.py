@@ -27,6 +27,8 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "user_timeout": {"type": "int", "default": 1800},
     "src": {"type": "path"},
     "path": {"type": "str"},
+    "url": {"type": "str"},
+    "checksum": {"type": "str"},
     "product_code": {"type": "str"},
     "upgrade_code": {"type": "str"},
     "version": {"type": "str"},
@@ -37,8 +39,10 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "cache_dir": {"type": "str", "default": "C:\\ProgramData\\rollout.windows\\cache"},
     "log_dir": {"type": "str", "default": "C:\\ProgramData\\rollout.windows\\logs"},
 }
-MUTUALLY_EXCLUSIVE = [["src", "path"]]
-REQUIRED_IF = [["state", "present", ["src", "path"], True]]
+MUTUALLY_EXCLUSIVE = [["src", "path", "url"]]
+REQUIRED_IF = [["state", "present", ["src", "path", "url"], True]]
+# A download is only as trustworthy as its checksum, and a checksum checks nothing else.
+REQUIRED_BY = {"url": ["checksum"], "checksum": ["url"]}
 
 # Windows Installer codes that are not failures for the task's goal.
 _NOT_INSTALLED = 1605
@@ -50,6 +54,10 @@ WAIT_SECONDS = 15
 # Active Setup expands environment variables in StubPath and cuts it at a line break: such
 # characters in a value cannot be passed through it literally.
 _STUB_UNSAFE = re.compile(r"[%\r\n\x00]")
+# Bounds of one download on the host (Save-PackageUrl): a slow branch-office link gets an hour, and a
+# server that never stops sending cannot fill the disk.
+DOWNLOAD_TIMEOUT = 3600
+DOWNLOAD_MAX_BYTES = 8 * 1024**3
 
 
 class Package(t.NamedTuple):
@@ -63,6 +71,18 @@ class Package(t.NamedTuple):
     folder: Path | None
     # The package's own Property table (ALLUSERS, MSIINSTALLPERUSER, ProductName), when read.
     properties: dict[str, str] | None = None
+    # With url: what the host downloads, where the .msi is in its cache once there, and whether this run downloaded.
+    download: _msi.PackageUrl | None = None
+    host_path: str | None = None
+    downloaded: bool = False
+
+
+class Staged(t.NamedTuple):
+    """The .msi on the host, ready for msiexec, and what getting it there cost."""
+
+    target: str
+    transferred: list[str] | None  # files copied from src into the cache
+    downloaded: bool  # the host downloaded the url package in this run
 
 
 class ActiveSetup(t.NamedTuple):
@@ -87,7 +107,10 @@ class ActionModule(ActionBase):
     def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
         result = super().run(tmp, task_vars)
         _spec, args = self.validate_argument_spec(
-            argument_spec=ARGUMENT_SPEC, mutually_exclusive=MUTUALLY_EXCLUSIVE, required_if=REQUIRED_IF
+            argument_spec=ARGUMENT_SPEC,
+            mutually_exclusive=MUTUALLY_EXCLUSIVE,
+            required_if=REQUIRED_IF,
+            required_by=REQUIRED_BY,
         )
         host = WinHost(self)
         try:
@@ -107,10 +130,16 @@ class ActionModule(ActionBase):
         package = self._package(args)
         # scope=user must know the package is a per-user one before anything runs.
         needs_context = per_user and args["state"] == "present" and package.properties is None
-        if args["path"] and (package.product_code is None or package.version is None or needs_context):
+        facts_missing = package.product_code is None or package.version is None or needs_context
+        if args["path"] and facts_missing:
             package = self._package_from_host(host, args["path"], package)
+        elif package.download is not None and facts_missing:
+            download = package.download
+            package = self._fetch(host, args, package, download)
+            if package.host_path is None and (package.product_code is None or needs_context):
+                return self._undecided(args, package, download)
         if package.product_code is None:
-            raise ValueError("product_code is needed: give src, path, or product_code")
+            raise ValueError("product_code is needed: give src, path, url, or product_code")
         if per_user:
             return self._run_user(host, args, package)
         # The product family (UpgradeCode) finds older and newer versions under other ProductCodes.
@@ -131,6 +160,8 @@ class ActionModule(ActionBase):
             "previous_version": previous_version,
             "reboot_required": False,
         }
+        if package.download:
+            result["downloaded"] = package.downloaded
         if self._task.diff:
             after = current
             if action == "remove":
@@ -146,14 +177,48 @@ class ActionModule(ActionBase):
         if action == "remove":
             result.update(self._msiexec(host, args, "uninstall", current["product_code"] if current else ""))
             return result
+        # Staged first: a download or copy that fails must not leave the host without the newer version.
+        staged = self._stage(host, args, package)
+        if staged.transferred is not None:
+            result["transferred"] = staged.transferred
+        if package.download:
+            result["downloaded"] = staged.downloaded
         if action == "downgrade" and current:
             removal = self._msiexec(host, args, "uninstall", current["product_code"])
             if removal.get("failed"):
                 return {**result, **removal}
-        target, transferred = self._stage(host, args, package)
-        result.update(self._msiexec(host, args, "install", target))
-        if transferred is not None:
-            result["transferred"] = transferred
+        result.update(self._msiexec(host, args, "install", staged.target))
+        return result
+
+    def _undecided(self, args: dict[str, t.Any], package: Package, download: _msi.PackageUrl) -> dict[str, t.Any]:
+        """Check mode with a url package the host does not have yet and facts not given.
+
+        What it installs is in the package, and getting it would change the host: so the
+        answer is "a change", with a warning saying why it cannot be more precise.
+        """
+        present = args["state"] == "present"
+        result: dict[str, t.Any] = {
+            "action": "install" if present else "remove",
+            "changed": True,
+            "product_code": package.product_code,
+            "upgrade_code": package.upgrade_code,
+            "version": package.version,
+            "previous_version": None,
+            "reboot_required": False,
+            "downloaded": False,
+            "warnings": [
+                f"check mode: {download.url} is not in the host's package cache yet, so what it installs "
+                "is unknown without downloading it; reported as a change. Give product_code and version "
+                "(and scope=machine) for an exact answer."
+            ],
+        }
+        if args["scope"] == "user":
+            result.update(users=[], pending=[], active_setup={"component": None, "action": "none"})
+        if self._task.diff:
+            result["diff"] = {
+                "before": f"{args['scope']}: unknown (package not downloaded yet)\n",
+                "after": f"{args['scope']}: {download.url}\n" if present else f"{args['scope']}: removed\n",
+            }
         return result
 
     @staticmethod
@@ -197,7 +262,8 @@ class ActionModule(ActionBase):
         if version is not None:
             _msi.version_key(version)
         if not args["src"]:
-            return Package(product_code, version, upgrade_code, None, [], None)
+            download = _msi.package_url(args["url"], args["checksum"] or "") if args.get("url") else None
+            return Package(product_code, version, upgrade_code, None, [], None, download=download)
         source = Path(self._find_needle("files", args["src"]))
         folder, msi_path = self._locate_msi(source)
         info = _msi.read_msi(msi_path.read_bytes())
@@ -228,21 +294,106 @@ class ActionModule(ActionBase):
             raise ValueError(f"src: {source} must hold exactly one .msi, found {len(set(candidates))}")
         return source, candidates[0]
 
+    @classmethod
+    def _package_from_host(cls, host: WinHost, path: str, known: Package) -> Package:
+        """Facts not given by the user, read from the .msi on the host."""
+        return cls._merged(known, cls._read_on_host(host, path, "path")[0])
+
     @staticmethod
-    def _package_from_host(host: WinHost, path: str, known: Package) -> Package:
-        facts = host.run("Get-MsiProperty", {"path": path})
+    def _read_on_host(host: WinHost, path: str, option: str, payload: bool = False) -> tuple[Package, list[str]]:
+        """What the .msi at ``path`` on the host says, and with ``payload`` the files it needs beside it."""
+        facts = host.run("Get-MsiProperty", {"path": path, "payload": True} if payload else {"path": path})
+        code = str(facts.get("ProductCode") or "")
+        read = Package(
+            _msi.normalize_guid(code, f"ProductCode of {option}") if code else None,
+            facts.get("ProductVersion") or None,
+            (facts.get("UpgradeCode") or "").upper() or None,
+            ntpath.basename(str(facts.get("path") or path)),
+            [],
+            None,
+            {k: str(facts.get(k) or "") for k in ("ALLUSERS", "MSIINSTALLPERUSER", "ProductName")},
+        )
+        if not payload:
+            return read, []
+        return read, _msi.payload_from_tables(int(facts.get("word_count") or 0), facts.get("tables") or {})
+
+    @staticmethod
+    def _merged(known: Package, read: Package) -> Package:
+        """What the user gave wins over what the package says (documented as overriding it)."""
         return known._replace(
-            product_code=known.product_code or _msi.normalize_guid(facts["ProductCode"], "ProductCode of path"),
-            version=known.version or facts.get("ProductVersion"),
-            upgrade_code=known.upgrade_code or (facts.get("UpgradeCode") or "").upper() or None,
-            properties={k: str(facts.get(k) or "") for k in ("ALLUSERS", "MSIINSTALLPERUSER", "ProductName")},
+            product_code=known.product_code or read.product_code,
+            version=known.version or read.version,
+            upgrade_code=known.upgrade_code or read.upgrade_code,
+            properties=read.properties,
         )
 
+    def _fetch(self, host: WinHost, args: dict[str, t.Any], package: Package, download: _msi.PackageUrl) -> Package:
+        """Bring a url package into the host's cache and read it there, as for path.
+
+        In check mode the host only looks whether the package is already in its cache:
+        downloading would change it. Without the package, ``host_path`` stays None.
+        """
+        request = {
+            "url": download.url,
+            "sha256": download.sha256,
+            "directory": ntpath.join(args["cache_dir"], download.cache_key),
+            "file_name": download.file_name,
+            "expand": download.kind == ".zip",
+            "check_only": bool(self._task.check_mode),
+            "timeout_seconds": DOWNLOAD_TIMEOUT,
+            "max_bytes": DOWNLOAD_MAX_BYTES,
+        }
+        try:
+            saved = host.run("Save-PackageUrl", request)
+        except PrimitiveError as exc:
+            if "certificate" not in exc.msg.lower():
+                raise
+            # .NET's message names the certificate but not the usual cause, which is on the host.
+            hint = (
+                " (the host does not trust the server's certificate: the CA that issued it must be in the "
+                "host's Trusted Root Certification Authorities store, and the certificate must name the URL's host)"
+            )
+            raise PrimitiveError(exc.name, exc.msg + hint, exc.rc, exc.stderr) from exc
+        if not saved.get("present"):
+            return package
+        msi, beside = _msi.locate_msi(download, [str(f) for f in saved.get("files") or []])
+        msi_path = ntpath.join(str(saved["folder"]), msi)
+        read, required = self._read_on_host(host, msi_path, "url", payload=True)
+        self._check_given(package, read, download.url)
+        missing = _msi.missing_payload(required, beside)
+        if missing:
+            what = "the .msi alone" if download.kind == ".msi" else "the zip"
+            raise ValueError(
+                f"url: {read.msi_name} needs payload files beside it that {what} does not hold "
+                f"(publish the package folder as a .zip); missing: {', '.join(missing)}"
+            )
+        merged = self._merged(package, read)
+        return merged._replace(msi_name=read.msi_name, host_path=msi_path, downloaded=bool(saved.get("downloaded")))
+
+    @staticmethod
+    def _check_given(given: Package, read: Package, url: str) -> None:
+        """Facts given for a url must be the package's: wrong ones would reinstall it on every run."""
+        if given.product_code and given.product_code != read.product_code:
+            raise ValueError(
+                f"product_code {given.product_code} does not match the package at {url}, "
+                f"whose ProductCode is {read.product_code}"
+            )
+        if given.version and read.version and _msi.compare_versions(given.version, read.version) != 0:
+            raise ValueError(
+                f"version {given.version} does not match the package at {url}, whose ProductVersion is {read.version}"
+            )
+
     # -- acting ----------------------------------------------------------------------------------------------
-    def _stage(self, host: WinHost, args: dict[str, t.Any], package: Package) -> tuple[str, list[str] | None]:
-        """Host path of the .msi to run, copying the package into the host cache when it came from src."""
+    def _stage(self, host: WinHost, args: dict[str, t.Any], package: Package) -> Staged:
+        """Host path of the .msi to run, copying the package into the host cache when it came from src
+        and having the host download it when it came from url (unless that already happened)."""
+        if package.download is not None:
+            fetched = package if package.host_path else self._fetch(host, args, package, package.download)
+            if fetched.host_path is None:  # only a look in check mode finds nothing, and check mode never stages
+                raise ValueError(f"url: {package.download.url} is not on the host")
+            return Staged(fetched.host_path, None, fetched.downloaded)
         if package.folder is None:
-            return args["path"], None
+            return Staged(args["path"], None, False)
         directory = ntpath.join(args["cache_dir"], _msi.cache_key(package.files))
         cache = host.run(
             "Initialize-PackageCache",
@@ -253,7 +404,7 @@ class ActionModule(ActionBase):
             self._connection.put_file(str(local), ntpath.join(cache["directory"], relpath))
             host.stats.commands += 1
             host.stats.bytes_sent += local.stat().st_size
-        return ntpath.join(cache["directory"], package.msi_name or ""), list(cache["stale"])
+        return Staged(ntpath.join(cache["directory"], package.msi_name or ""), list(cache["stale"]), False)
 
     @staticmethod
     def _msiexec_run(args: dict[str, t.Any], action: str, target: str, who: str = "") -> tuple[str, str]:
@@ -338,6 +489,8 @@ class ActionModule(ActionBase):
             "users": entries,
             "active_setup": {"component": component, "action": setup.action, **(wanted or before or {})},
         }
+        if package.download:
+            result["downloaded"] = package.downloaded
         if self._task.diff:
             result["diff"] = self._user_diff(plans, package, setup)
         if not self._task.check_mode:
@@ -429,6 +582,11 @@ class ActionModule(ActionBase):
 
     def _target_path(self, args: dict[str, t.Any], package: Package) -> str:
         """Where the .msi is on the host: the content-addressed cache path _stage fills, or ``path``."""
+        if package.download is not None:
+            # scope=user always reads a url package on the host first (it must be a per-user one).
+            if package.host_path is None:
+                raise ValueError("url: the package is not on the host yet")
+            return package.host_path
         if package.folder is None:
             return str(args["path"])
         return ntpath.join(args["cache_dir"], _msi.cache_key(package.files), package.msi_name or "")
@@ -459,7 +617,7 @@ class ActionModule(ActionBase):
         installs = any(e["status"] == "changed" and e["action"] != "remove" for e in (plan[1] for plan in plans))
         target = ""
         if installs or setup.action in ("register", "update"):
-            target = self._stage(host, args, package)[0]
+            target = self._stage(host, args, package).target
         if setup.action == "remove":
             host.run("Set-ActiveSetup", {"component": setup.component, "state": "absent"})
         elif setup.action != "none" and setup.wanted is not None:

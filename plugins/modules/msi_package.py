@@ -19,6 +19,12 @@ description:
   - The package folder (the C(.msi) and the payload folder beside it) is copied into a
     content-addressed cache on the host, skipping files whose hash already matches.
     Payload files the package needs but the folder lacks are an error before msiexec runs.
+  - With O(url) the B(host) downloads the package over HTTPS (its own certificate trust and proxy
+    settings apply; TLS 1.2 is enabled) into the same cache, in a folder named after O(checksum).
+    The download is kept only when its SHA-256 matches; a host that already has it does not
+    download it again. A C(.zip) is expanded there; a bare C(.msi) that needs a payload folder
+    is refused naming the missing files, before msiexec runs. One download may take at most an
+    hour and 8 GiB.
   - msiexec gets an argument array; property values are passed literally.
     Exit code 1618 (another installation in progress) is retried with backoff until
     O(busy_timeout); 3010 and 1641 succeed with RV(reboot_required=true); every other
@@ -84,13 +90,36 @@ options:
     description:
       - Package on the controller, either the C(.msi) file or the folder holding exactly one
         C(.msi) and its payload folder. Product facts are read from it on the controller.
-      - Mutually exclusive with O(path).
+      - Mutually exclusive with O(path) and O(url).
     type: path
   path:
     description:
       - Path of the C(.msi) on the host (local or UNC). Product facts are read on the host
         unless O(product_code) and O(version) are given.
-      - Mutually exclusive with O(src).
+      - Mutually exclusive with O(src) and O(url).
+    type: str
+  url:
+    description:
+      - HTTPS URL the host downloads the package from (C(https://) only), naming either a C(.msi)
+        or a C(.zip) that holds the C(.msi) and its payload folder (at the top level of the zip or
+        inside one top folder, as C(zip -r suite-9.3.1.zip suite-9.3.1) makes it).
+      - Needs O(checksum). Mutually exclusive with O(src) and O(path). Credentials in the URL are
+        refused (it is logged and returned).
+      - With O(product_code) and O(version) given, a host that has that version installed costs one
+        command and downloads nothing. Otherwise the host downloads the package (or finds it in its
+        cache) and product facts are read there, as for O(path); given facts must match the package.
+      - In check mode nothing is downloaded. When the package is not in the host cache yet and
+        O(product_code) is not given (or O(scope=user), which must read the package), the result
+        is a change with a warning.
+    type: str
+  checksum:
+    description:
+      - SHA-256 of the file O(url) names, as C(sha256:<64 hex digits>) or the 64 hex digits alone.
+        Other algorithms are refused.
+      - The download is deleted and the task fails, naming the expected and actual hash, when it
+        does not match. The checksum also names the package's cache folder on the host, so a new file
+        at the same URL (given with its new checksum) is downloaded again.
+      - Required with O(url), and only with it.
     type: str
   product_code:
     description:
@@ -169,6 +198,13 @@ EXAMPLES = r"""
 - name: Install from a share the hosts can read, facts given up front
   rollout.windows.msi_package:
     path: \\fileserver\packages\suite-9.3.1\Suite.msi
+    product_code: "{10010F76-051B-5BDC-831E-4348D9B33A7F}"
+    version: 9.3.1
+
+- name: Install from a web server the hosts can reach, one command when 9.3.1 is already there
+  rollout.windows.msi_package:
+    url: https://packages.example.com/suite/suite-9.3.1.zip
+    checksum: sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
     product_code: "{10010F76-051B-5BDC-831E-4348D9B33A7F}"
     version: 9.3.1
 
@@ -309,6 +345,10 @@ transferred:
   returned: when the package came from O(src)
   type: list
   elements: str
+downloaded:
+  description: The host downloaded the package in this run (V(false) when its cache had it or nothing was needed).
+  returned: when the package came from O(url)
+  type: bool
 winrm:
   description: What the task cost on the wire.
   returned: always

@@ -1,6 +1,7 @@
 # Copyright (c) rollout.windows contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Windows Installer knowledge the controller decides with: versions, exit codes, msiexec arguments.
+"""Windows Installer knowledge the controller decides with: versions, exit codes, msiexec arguments,
+which payload files a package needs, and what a package URL and its checksum must look like.
 
 Everything here is pure Python so it is unit-tested without a host. Reading an
 ``.msi`` needs ``pymsi`` (pure Python, on olefile); it is imported only when a
@@ -211,15 +212,34 @@ def _rows(package: t.Any, table: str) -> list[dict[str, t.Any]]:
         return []
 
 
+# The tables (and their columns) that decide which files msiexec reads from beside the .msi.
+PAYLOAD_TABLES: dict[str, tuple[str, ...]] = {
+    "Directory": ("Directory", "Directory_Parent", "DefaultDir"),
+    "Component": ("Component", "Directory_"),
+    "File": ("FileName", "Component_", "Attributes"),
+    "Media": ("Cabinet",),
+}
+
+
 def _payload_files(package: t.Any) -> list[str]:
-    """Relative paths (``payload\\x.dll``, ``data1.cab``) msiexec opens beside the .msi."""
     word_count = getattr(getattr(package, "summary", None), "word_count", None)
-    compressed_default = bool(int((word_count() if callable(word_count) else word_count) or 0) & WORDCOUNT_COMPRESSED)
+    count = int((word_count() if callable(word_count) else word_count) or 0)
+    return payload_from_tables(count, {name: _rows(package, name) for name in PAYLOAD_TABLES})
+
+
+def payload_from_tables(word_count: int, tables: t.Mapping[str, t.Sequence[t.Mapping[str, t.Any]]]) -> list[str]:
+    """Relative paths (``payload\\x.dll``, ``data1.cab``) msiexec opens beside the .msi.
+
+    Takes the rows of :data:`PAYLOAD_TABLES` and the summary word count, so the same rules
+    apply to a package read here (pymsi) and to one read on the host (Get-MsiProperty
+    returns the raw rows; the COM API gives empty strings where pymsi gives None).
+    """
+    compressed_default = bool(word_count & WORDCOUNT_COMPRESSED)
     directories: dict[str, tuple[str | None, str]] = {}
-    for row in _rows(package, "Directory"):
+    for row in tables.get("Directory", ()):
         target, _sep, source = str(row["DefaultDir"]).partition(":")
         name = source or target
-        directories[str(row["Directory"])] = (row["Directory_Parent"], name.split("|")[-1])
+        directories[str(row["Directory"])] = (row["Directory_Parent"] or None, name.split("|")[-1])
 
     def source_path(key: str, depth: int = 0) -> str:
         parent, name = directories.get(key, (None, ""))
@@ -229,16 +249,16 @@ def _payload_files(package: t.Any) -> list[str]:
         piece = "" if name in (".", "SourceDir", "SOURCEDIR") else name
         return "\\".join(p for p in (base, piece) if p)
 
-    components = {str(r["Component"]): str(r["Directory_"]) for r in _rows(package, "Component")}
+    components = {str(r["Component"]): str(r["Directory_"]) for r in tables.get("Component", ())}
     needed: list[str] = []
-    for row in _rows(package, "File"):
+    for row in tables.get("File", ()):
         attributes = int(row["Attributes"] or 0)
         compressed = bool(attributes & FILE_COMPRESSED) or (not attributes & FILE_NONCOMPRESSED and compressed_default)
         if not compressed:
             directory = components.get(str(row["Component_"]), "TARGETDIR")
             name = str(row["FileName"]).rsplit("|", maxsplit=1)[-1]
             needed.append("\\".join(p for p in (source_path(directory), name) if p))
-    for row in _rows(package, "Media"):
+    for row in tables.get("Media", ()):
         cabinet = str(row["Cabinet"] or "")
         if cabinet and not cabinet.startswith("#"):
             needed.append(cabinet)
@@ -268,3 +288,103 @@ def cache_key(files: t.Sequence[PackageFile]) -> str:
     for f in sorted(files, key=lambda f: f.relpath.lower()):
         digest.update(f"{f.relpath.lower()}\0{f.sha256}\n".encode())
     return digest.hexdigest()[:16]
+
+
+# -- packages the host downloads (url + checksum) -----------------------------------------------------------
+_SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
+_ALGORITHM_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):(.*)$", re.DOTALL)
+# A file name the cache may use as is: no path separators, nothing Windows treats specially.
+_SAFE_FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()+-]{0,99}$")
+PACKAGE_KINDS = (".msi", ".zip")
+
+
+@dataclass(frozen=True)
+class PackageUrl:
+    """A package the host downloads: where from, the bytes it must have, and where they go in its cache."""
+
+    url: str
+    sha256: str
+    kind: str  # ".msi" or ".zip"
+    file_name: str  # what the download is called in the cache folder
+
+    @property
+    def cache_key(self) -> str:
+        """Content address of the download: the same checksum, the same cache folder on every host."""
+        return "url-" + self.sha256[:16]
+
+
+def parse_checksum(value: str) -> str:
+    """Lower-case SHA-256 hex of ``sha256:<64 hex>`` or the 64 hex digits alone; every other form is refused."""
+    text = (value or "").strip()
+    match = _ALGORITHM_PREFIX.match(text)
+    digest = text
+    if match:
+        algorithm, digest = match.group(1), match.group(2).strip()
+        if algorithm.lower() != "sha256":
+            raise ValueError(
+                f"checksum: only SHA-256 is accepted, as sha256:<64 hex digits> (or the 64 hex digits alone); "
+                f"got algorithm {algorithm!r}"
+            )
+    if not _SHA256_HEX.match(digest):
+        raise ValueError(
+            f"checksum must be sha256:<64 hex digits> (or the 64 hex digits alone), got {value!r}"
+            + (f" ({len(digest)} characters)" if digest and re.fullmatch(r"[0-9a-fA-F]+", digest) else "")
+        )
+    return digest.lower()
+
+
+def package_url(url: str, checksum: str) -> PackageUrl:
+    """Validate ``url``/``checksum`` before anything touches a host.
+
+    Only https: the host downloads, and the checksum guards the bytes but not the
+    confidentiality of what travels. No credentials in the URL: it is logged and returned.
+    """
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        parts = urlsplit((url or "").strip())
+        host = parts.hostname
+        port = parts.port  # ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise ValueError(f"url: not a URL: {url!r} ({exc})") from exc
+    if port == 0:
+        raise ValueError(f"url: port 0 is not a port: {url!r}")
+    if parts.scheme.lower() != "https":
+        raise ValueError(f"url must be an https:// URL (the host downloads it); got scheme {parts.scheme or 'none'!r}")
+    if not host:
+        raise ValueError(f"url has no host name: {url!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("url must not carry credentials (user:password@): it is logged and returned")
+    leaf = unquote(parts.path.rsplit("/", maxsplit=1)[-1])
+    kind = next((k for k in PACKAGE_KINDS if leaf.lower().endswith(k)), None)
+    if kind is None:
+        raise ValueError(
+            f"url must name a .msi file, or a .zip holding the .msi and its payload folder; got {leaf or parts.path!r}"
+        )
+    file_name = leaf if _SAFE_FILE_NAME.match(leaf) else "package" + kind
+    return PackageUrl(parts.geturl(), parse_checksum(checksum), kind, file_name)
+
+
+def locate_msi(download: PackageUrl, files: t.Sequence[str]) -> tuple[str, list[str]]:
+    """The .msi in a downloaded package and the files beside it, relative to its folder.
+
+    ``files`` are the paths in the host's cache folder (Windows separators): for a bare
+    .msi the download itself, for a zip what it held. A zip made of a package folder may
+    have the folder's files at its top level or inside one top folder (``zip -r x.zip suite-9.3.1``).
+    """
+    if download.kind == ".msi":
+        return download.file_name, [f for f in files if "\\" not in f]
+    top_msis = [f for f in files if "\\" not in f and f.lower().endswith(".msi")]
+    prefix = ""
+    if not top_msis:
+        tops = {f.split("\\", 1)[0] for f in files}
+        if len(tops) == 1 and all("\\" in f for f in files):
+            prefix = tops.pop() + "\\"
+            top_msis = [f for f in files if f.count("\\") == 1 and f.lower().endswith(".msi")]
+    if len(top_msis) != 1:
+        raise ValueError(
+            f"url: the zip must hold exactly one .msi at its top level (or inside its single top folder), "
+            f"found {len(top_msis)}" + (f": {', '.join(sorted(top_msis))}" if top_msis else "")
+        )
+    beside = [f[len(prefix) :] for f in files if f.lower().startswith(prefix.lower())]
+    return top_msis[0], beside

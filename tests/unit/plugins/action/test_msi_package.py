@@ -7,10 +7,11 @@ import typing as t
 from pathlib import Path
 
 import pytest
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.rollout.windows.plugins.action import msi_package
 from ansible_collections.rollout.windows.plugins.plugin_utils import _retry
-from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import CallStats
+from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import CallStats, PrimitiveError
 from lab.host.msiexec import split_command_line
 
 CODE = "{10010F76-051B-5BDC-831E-4348D9B33A7F}"
@@ -435,3 +436,230 @@ def test_user_options_need_scope_user() -> None:
 def test_user_scope_needs_someone_to_install_for() -> None:
     with pytest.raises(ValueError, match="scope=user needs users, or logged_on_users=true"):
         make_action()._run(UserFakeHost([], []), user_args(logged_on_users=False))
+
+
+# -- url: the host downloads the package ----------------------------------------------------------------------
+ZIP_SUM = "5e" * 32
+URL = "https://packages.example.com/suite/suite-9.3.1.zip"
+CACHED = r"C:\ProgramData\rollout.windows\cache\url-5e5e5e5e5e5e5e5e"
+PAYLOAD = [r"payload\ExampleSuite.Core.dll", r"payload\manifest.xml"]
+# The rows Get-MsiProperty returns through COM: strings, "" for a null parent.
+TABLES = {
+    "Directory": [
+        {"Directory": "TARGETDIR", "Directory_Parent": "", "DefaultDir": "SourceDir"},
+        {"Directory": "INSTALLDIR", "Directory_Parent": "TARGETDIR", "DefaultDir": "EXAMPL~1|Example Suite:payload"},
+    ],
+    "Component": [{"Component": "Core", "Directory_": "INSTALLDIR"}],
+    "File": [
+        {"FileName": "CORE~1.DLL|ExampleSuite.Core.dll", "Component_": "Core", "Attributes": "8192"},
+        {"FileName": "manifest.xml", "Component_": "Core", "Attributes": "8192"},
+    ],
+    "Media": [{"Cabinet": ""}],
+}
+
+
+class UrlFakeHost(UserFakeHost):
+    """A host that downloads: Save-PackageUrl reports what its cache holds, Get-MsiProperty reads it there."""
+
+    def __init__(
+        self,
+        installed: list[dict[str, t.Any]],
+        *,
+        files: list[str] | None = None,
+        cached: bool = False,
+        users: list[dict[str, t.Any]] | None = None,
+        all_users: str = "1",
+        failure: str | None = None,
+    ) -> None:
+        super().__init__(installed, users or [], all_users=all_users, per_user_flag="")
+        self.files = files if files is not None else ["suite-9.3.1\\Suite.msi", *(f"suite-9.3.1\\{p}" for p in PAYLOAD)]
+        self.cached = cached
+        self.failure = failure
+
+    def run(self, name: str, args: dict[str, t.Any]) -> dict[str, t.Any]:
+        if name == "Save-PackageUrl":
+            self.calls.append((name, args))
+            if self.failure:
+                raise PrimitiveError(name, self.failure, 1)
+            present = self.cached or not args["check_only"]
+            folder = args["directory"] + ("\\package" if args["expand"] else "")
+            return {
+                "present": present,
+                "downloaded": present and not self.cached,
+                "folder": folder,
+                "files": self.files if present else [],
+            }
+        if name == "Get-MsiProperty" and args.get("payload"):
+            self.calls.append((name, args))
+            return {
+                "path": args["path"],
+                "ProductCode": CODE,
+                "ProductVersion": "9.3.1",
+                "UpgradeCode": FAMILY,
+                **self.msi_properties,
+                "word_count": 0,
+                "tables": TABLES,
+            }
+        return super().run(name, args)
+
+
+def url_args(**overrides: t.Any) -> dict[str, t.Any]:
+    base = {"path": None, "url": URL, "checksum": f"sha256:{ZIP_SUM}", "product_code": None, "version": None}
+    return args(**{"upgrade_code": None, **base, **overrides})
+
+
+def test_url_without_facts_downloads_then_decides_as_for_path() -> None:
+    host = UrlFakeHost([])
+    result = make_action()._run(host, url_args())
+    assert host.names() == ["Save-PackageUrl", "Get-MsiProperty", "Get-InstalledProduct", "Invoke-Msiexec"]
+    save = host.calls[0][1]
+    assert save["directory"] == CACHED  # content-addressed by the checksum
+    assert (save["sha256"], save["file_name"], save["expand"], save["check_only"]) == (
+        ZIP_SUM,
+        "suite-9.3.1.zip",
+        True,
+        False,
+    )
+    assert host.calls[1][1] == {"path": CACHED + r"\package\suite-9.3.1\Suite.msi", "payload": True}
+    assert split_command_line(host.calls[-1][1]["command_line"])[:2] == [
+        "/i",
+        CACHED + r"\package\suite-9.3.1\Suite.msi",
+    ]
+    assert (result["action"], result["downloaded"], result["product_code"]) == ("install", True, CODE)
+
+
+def test_url_rerun_from_cache_is_ok_and_downloads_nothing() -> None:
+    host = UrlFakeHost([machine("9.3.1")], cached=True)
+    result = make_action()._run(host, url_args())
+    assert host.names() == ["Save-PackageUrl", "Get-MsiProperty", "Get-InstalledProduct"]
+    assert (result["action"], result["changed"], result["downloaded"]) == ("none", False, False)
+
+
+def test_url_with_facts_decides_before_downloading() -> None:
+    installed = UrlFakeHost([machine("9.3.1")])
+    result = make_action()._run(installed, url_args(product_code=CODE, version="9.3.1"))
+    assert installed.names() == ["Get-InstalledProduct"]
+    assert (result["action"], result["downloaded"]) == ("none", False)
+
+    fresh = UrlFakeHost([])
+    result = make_action()._run(fresh, url_args(product_code=CODE, version="9.3.1"))
+    assert fresh.names() == ["Get-InstalledProduct", "Save-PackageUrl", "Get-MsiProperty", "Invoke-Msiexec"]
+    assert (result["action"], result["downloaded"]) == ("install", True)
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"product_code": "{00000000-0000-0000-0000-000000000009}"}, "does not match the package at https://"),
+        ({"product_code": CODE, "version": "9.3.0"}, "version 9.3.0 does not match the package"),
+    ],
+)
+def test_url_facts_that_are_not_the_packages_fail_before_msiexec(given: dict[str, str], message: str) -> None:
+    host = UrlFakeHost([])
+    with pytest.raises(ValueError, match=message):
+        make_action()._run(host, url_args(**{"version": "9.3.1", **given}))
+    assert "Invoke-Msiexec" not in host.names()
+
+
+def test_bare_msi_that_needs_a_payload_folder_fails_naming_the_files() -> None:
+    host = UrlFakeHost([], files=["Suite.msi"])
+    with pytest.raises(ValueError, match=r"the \.msi alone does not hold.*missing: payload\\ExampleSuite.Core.dll, "):
+        make_action()._run(host, url_args(url="https://packages.example.com/Suite.msi"))
+    assert host.calls[0][1]["expand"] is False
+    assert host.calls[1][1]["path"] == CACHED + r"\Suite.msi"
+    assert "Invoke-Msiexec" not in host.names()
+
+
+def test_zip_missing_a_payload_file_fails_naming_it() -> None:
+    host = UrlFakeHost([], files=["Suite.msi", r"payload\manifest.xml"])
+    with pytest.raises(ValueError, match=r"the zip does not hold.*missing: payload\\ExampleSuite.Core.dll$"):
+        make_action()._run(host, url_args())
+
+
+def test_url_check_mode_never_downloads() -> None:
+    host = UrlFakeHost([])
+    result = make_action(check_mode=True, diff=True)._run(host, url_args())
+    assert host.names() == ["Save-PackageUrl"]
+    assert host.calls[0][1]["check_only"] is True
+    assert (result["changed"], result["action"], result["downloaded"]) == (True, "install", False)
+    assert "not in the host's package cache yet" in result["warnings"][0]
+    assert result["diff"]["after"] == f"machine: {URL}\n"
+
+    cached = UrlFakeHost([machine("9.3.0", "{00000000-0000-0000-0000-000000000001}")], cached=True)
+    exact = make_action(check_mode=True)._run(cached, url_args())
+    assert cached.names() == ["Save-PackageUrl", "Get-MsiProperty", "Get-InstalledProduct"]
+    assert (exact["action"], exact["previous_version"]) == ("upgrade", "9.3.0")
+
+
+def test_untrusted_certificate_says_where_trust_comes_from() -> None:
+    host = UrlFakeHost(
+        [],
+        failure=f"download of {URL} failed: The remote certificate is invalid according to the validation procedure.",
+    )
+    with pytest.raises(PrimitiveError, match="host does not trust the server's certificate"):
+        make_action()._run(host, url_args())
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"url": "http://packages.example.com/suite.zip"}, r"url must be an https:// URL .*got scheme 'http'"),
+        ({"checksum": "md5:" + "a" * 32}, "only SHA-256 is accepted, as sha256:<64 hex digits>"),
+        ({"checksum": "a" * 40}, r"checksum must be sha256:<64 hex digits>.*\(40 characters\)"),
+        ({"url": "https://packages.example.com/suite.exe"}, "url must name a .msi file, or a .zip"),
+    ],
+)
+def test_bad_url_or_checksum_is_refused_before_the_host_is_touched(overrides: dict[str, str], message: str) -> None:
+    host = UrlFakeHost([])
+    with pytest.raises(ValueError, match=message):
+        make_action()._run(host, url_args(**overrides))
+    assert host.calls == []
+
+
+def test_url_options_exclude_src_and_path_and_need_each_other() -> None:
+    validator = ArgumentSpecValidator(
+        msi_package.ARGUMENT_SPEC,
+        mutually_exclusive=msi_package.MUTUALLY_EXCLUSIVE,
+        required_if=msi_package.REQUIRED_IF,
+        required_by=msi_package.REQUIRED_BY,
+    )
+
+    def errors(**params: t.Any) -> str:
+        return " ".join(str(e) for e in validator.validate(params).errors)
+
+    assert errors(url=URL, checksum=ZIP_SUM) == ""
+    assert "mutually exclusive: src|path|url" in errors(url=URL, checksum=ZIP_SUM, path=r"C:\x.msi")
+    assert "missing parameter(s) required by 'url': checksum" in errors(url=URL)
+    assert "missing parameter(s) required by 'checksum': url" in errors(path=r"C:\x.msi", checksum=ZIP_SUM)
+    assert "state is present but any of the following are missing: src, path, url" in errors()
+
+
+def test_url_scope_user_installs_from_the_host_cache() -> None:
+    host = UrlFakeHost([], users=[ANNA], all_users="")
+    result = make_action()._run(host, url_args(scope="user", active_setup=True))
+    assert host.names()[:3] == ["Save-PackageUrl", "Get-MsiProperty", "Get-InstalledProduct"]
+    msi = CACHED + r"\package\suite-9.3.1\Suite.msi"
+    assert split_command_line(host.registered()[0]["command_line"])[:2] == ["/i", msi]
+    setup = next(a for n, a in host.calls if n == "Set-ActiveSetup")
+    assert msi in setup["stub_path"]
+    assert (result["users"][0]["status"], result["downloaded"]) == ("changed", True)
+
+
+def test_url_downgrade_downloads_before_removing_the_newer_version() -> None:
+    newer = "{00000000-0000-0000-0000-000000000002}"
+    host = UrlFakeHost([machine("9.4.0", newer)])
+    host.msiexec_rcs = [0, 0]
+    facts = {"product_code": CODE, "version": "9.3.1", "upgrade_code": FAMILY, "allow_downgrade": True}
+    result = make_action()._run(host, url_args(**facts))
+    assert host.names() == [
+        "Get-InstalledProduct",
+        "Save-PackageUrl",
+        "Get-MsiProperty",
+        "Invoke-Msiexec",
+        "Invoke-Msiexec",
+    ]
+    assert result["action"] == "downgrade"
+    offline = UrlFakeHost([machine("9.4.0", newer)], failure="download of x failed: The operation has timed out")
+    with pytest.raises(PrimitiveError, match="timed out"):
+        make_action()._run(offline, url_args(**facts))
+    assert "Invoke-Msiexec" not in offline.names()  # the newer version is still there

@@ -114,3 +114,103 @@ def test_shlex_is_not_how_arguments_travel() -> None:
     args = _msi.msiexec_arguments("install", "x.msi", "l.log", {"P": "a b; rm -rf /"})
     assert args[-1] == "P=a b; rm -rf /"
     assert len(shlex.split(args[-1])) > 1
+
+
+# -- url and checksum ------------------------------------------------------------------------------------------
+DIGEST = "0123456789abcdef" * 4
+
+
+@pytest.mark.parametrize("value", [f"sha256:{DIGEST}", f"SHA256:{DIGEST.upper()}", DIGEST, f"  sha256: {DIGEST} "])
+def test_checksum_forms_accepted(value: str) -> None:
+    assert _msi.parse_checksum(value) == DIGEST
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("md5:" + "a" * 32, "only SHA-256 is accepted, as sha256:<64 hex digits>.*got algorithm 'md5'"),
+        ("sha1:" + "a" * 40, "only SHA-256 is accepted.*'sha1'"),
+        ("sha512:" + "a" * 128, "only SHA-256 is accepted.*'sha512'"),
+        ("a" * 40, r"checksum must be sha256:<64 hex digits> \(or the 64 hex digits alone\).*\(40 characters\)"),
+        ("sha256:" + "g" * 64, "checksum must be sha256:<64 hex digits>"),
+        ("", "checksum must be sha256:<64 hex digits>"),
+    ],
+)
+def test_other_checksums_refused_naming_the_accepted_form(value: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _msi.parse_checksum(value)
+
+
+def test_package_url_fields_and_cache_key() -> None:
+    package = _msi.package_url("HTTPS://Packages.example.com:8443/a/Suite%209.3.1.ZIP?sig=x", DIGEST)
+    assert package.kind == ".zip"
+    assert package.file_name == "Suite 9.3.1.ZIP"
+    assert package.sha256 == DIGEST
+    assert package.cache_key == "url-" + DIGEST[:16]
+    odd = _msi.package_url("https://h/%E2%82%AC%3Cx%3E.msi", DIGEST)
+    assert (odd.kind, odd.file_name) == (".msi", "package.msi")  # a name Windows might not take
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://h/x.msi", "url must be an https:// URL .*got scheme 'http'"),
+        ("ftp://h/x.msi", "got scheme 'ftp'"),
+        ("\\\\share\\x.msi", "got scheme 'none'"),
+        ("https:///x.msi", "url has no host name"),
+        ("https://user:secret@h/x.msi", "must not carry credentials"),
+        ("https://h/x.exe", "url must name a .msi file, or a .zip"),
+        ("https://h/", "url must name a .msi file"),
+        ("https://h:99999/x.msi", "url: not a URL"),
+    ],
+)
+def test_bad_urls_refused(url: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _msi.package_url(url, DIGEST)
+
+
+def test_locate_msi_in_a_download() -> None:
+    bare = _msi.package_url("https://h/Suite.msi", DIGEST)
+    assert _msi.locate_msi(bare, ["Suite.msi"]) == ("Suite.msi", ["Suite.msi"])
+    flat = _msi.package_url("https://h/s.zip", DIGEST)
+    files = ["Suite.msi", r"payload\a.dll"]
+    assert _msi.locate_msi(flat, files) == ("Suite.msi", files)
+    top = [r"suite\Suite.MSI", r"suite\payload\a.dll"]
+    assert _msi.locate_msi(flat, top) == (r"suite\Suite.MSI", ["Suite.MSI", r"payload\a.dll"])
+    with pytest.raises(ValueError, match=r"exactly one \.msi .* found 2: a.msi, b.msi"):
+        _msi.locate_msi(flat, ["a.msi", "b.msi"])
+    with pytest.raises(ValueError, match="found 0"):
+        _msi.locate_msi(flat, [r"one\x.msi", r"two\y.msi"])  # two top folders: which package?
+
+
+def test_payload_from_com_rows_matches_the_rules() -> None:
+    tables = {
+        "Directory": [
+            {"Directory": "TARGETDIR", "Directory_Parent": "", "DefaultDir": "SourceDir"},
+            {"Directory": "APP", "Directory_Parent": "TARGETDIR", "DefaultDir": "APP~1|App:payload"},
+            {"Directory": "BIN", "Directory_Parent": "APP", "DefaultDir": "bin"},
+        ],
+        "Component": [{"Component": "C", "Directory_": "APP"}, {"Component": "B", "Directory_": "BIN"}],
+        "File": [
+            {"FileName": "LOOSE~1.DLL|Loose.dll", "Component_": "C", "Attributes": "8192"},  # noncompressed
+            {"FileName": "packed.dll", "Component_": "C", "Attributes": "16384"},  # compressed
+            {"FileName": "default.dll", "Component_": "B", "Attributes": ""},  # package default
+        ],
+        "Media": [{"Cabinet": "data1.cab"}, {"Cabinet": "#embedded.cab"}, {"Cabinet": ""}],
+    }
+    assert _msi.payload_from_tables(0, tables) == ["data1.cab", r"payload\bin\default.dll", r"payload\Loose.dll"]
+    assert _msi.payload_from_tables(_msi.WORDCOUNT_COMPRESSED, tables) == ["data1.cab", r"payload\Loose.dll"]
+    assert _msi.payload_from_tables(0, {}) == []
+
+
+def test_payload_read_here_and_on_the_host_agree(built_packages) -> None:
+    from lab.primitives.msi import payload_rows
+
+    data = (built_packages / "machine-9.3.0" / "ExampleOfficeSuite.msi").read_bytes()
+    rows = payload_rows(data)
+    assert _msi.payload_from_tables(rows["word_count"], rows["tables"]) == _msi.read_msi(data).payload
+    assert _msi.read_msi(data).payload == [
+        r"payload\ExampleSuite.AddIn.dll",
+        r"payload\ExampleSuite.Core.dll",
+        r"payload\manifest.xml",
+    ]

@@ -1,0 +1,65 @@
+# Copyright (c) rollout.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Rollout planning filters: wave groups, the play's host pattern, its batches and ``serial`` list.
+
+Thin wrappers: the planning itself is ``plugin_utils/_plan.py``; here a ``PlanError``
+becomes an ``AnsibleFilterError`` so the play stops with the plan's message. The
+documentation of each filter is the sidecar ``<filter>.yml`` beside this file.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from collections.abc import Mapping, Sequence
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.rollout.windows.plugins.plugin_utils import _plan
+
+
+def _plan_batches(hosts: t.Any, groups: t.Any, **options: t.Any) -> list[_plan.Batch]:
+    try:
+        return _plan.plan(hosts, groups, **options)
+    except _plan.PlanError as exc:
+        raise AnsibleFilterError(f"rollout plan: {exc}") from None
+
+
+def wave_serial(hosts: Sequence[str], groups: Mapping[str, Sequence[str]], **options: t.Any) -> list[int]:
+    """The play's ``serial`` list: one batch per wave (or piece of a wave)."""
+    return _plan.serial(_plan_batches(hosts, groups, **options))
+
+
+def wave_batches(hosts: Sequence[str], groups: Mapping[str, Sequence[str]], **options: t.Any) -> list[dict[str, t.Any]]:
+    """The batches ``wave_serial`` makes, with their hosts: for a preview, a check or a gate."""
+    return [batch.as_dict(number) for number, batch in enumerate(_plan_batches(hosts, groups, **options), start=1)]
+
+
+def wave_groups(groups: Mapping[str, Sequence[str]], pilot: str = "pilot") -> list[str]:
+    """The inventory's wave groups in rollout order: the pilot, then wave_1, wave_2, ... by number."""
+    if not isinstance(groups, Mapping):
+        raise AnsibleFilterError("rollout plan: wave_groups takes the inventory's groups mapping (groups)")
+    return _plan.discover_waves(groups, pilot)
+
+
+def wave_pattern(
+    groups: Mapping[str, Sequence[str]],
+    waves: Sequence[str] | None = None,
+    tail: str | None = None,
+    pilot: str = "pilot",
+) -> str:
+    """The host pattern for a play that enumerates hosts wave by wave: ``pilot:wave_1:...``."""
+    chosen = wave_groups(groups, pilot) if waves is None else list(waves)
+    try:
+        return _plan.wave_pattern(chosen, tail)
+    except _plan.PlanError as exc:
+        raise AnsibleFilterError(f"rollout plan: {exc}") from None
+
+
+class FilterModule:
+    def filters(self) -> dict[str, t.Callable[..., t.Any]]:
+        return {
+            "wave_serial": wave_serial,
+            "wave_batches": wave_batches,
+            "wave_groups": wave_groups,
+            "wave_pattern": wave_pattern,
+        }

@@ -1,0 +1,292 @@
+from __future__ import annotations
+
+import html.parser
+import json
+import re
+import time
+import typing as t
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from ansible_collections.rollout.windows.plugins.callback import rollout_progress as rp
+
+
+@dataclass
+class FakeGroup:
+    name: str
+
+
+@dataclass
+class FakeHost:
+    name: str
+    groups: list[FakeGroup] = field(default_factory=list)
+
+    def get_name(self) -> str:
+        return self.name
+
+    def get_groups(self) -> list[FakeGroup]:
+        return self.groups
+
+
+class FakeInventory:
+    """Like Ansible's: get_hosts honours the batch restriction unless told to ignore it."""
+
+    def __init__(self, hosts: list[FakeHost]) -> None:
+        self.hosts = hosts
+        self.batch: list[str] | None = None
+
+    def get_hosts(self, pattern: t.Any, order: t.Any = None, ignore_restrictions: bool = False) -> list[FakeHost]:
+        if ignore_restrictions or self.batch is None:
+            return list(self.hosts)
+        return [h for h in self.hosts if h.name in self.batch]
+
+
+class FakePlay:
+    def __init__(self, name: str, uuid: str, inventory: FakeInventory) -> None:
+        self.name, self._uuid, self.hosts, self.order = name, uuid, ["all"], "inventory"
+        self._inventory = inventory
+
+    def get_name(self) -> str:
+        return self.name
+
+    def get_variable_manager(self) -> t.Any:
+        return self
+
+    def get_vars(self, **kwargs: t.Any) -> dict[str, t.Any]:
+        return {"my_wave": "ring-" + kwargs["host"].name[-1]}
+
+
+@dataclass
+class FakeTask:
+    name: str
+
+    def get_name(self) -> str:
+        return self.name
+
+
+@dataclass
+class FakeResult:
+    host: FakeHost
+    task: FakeTask
+    result: dict[str, t.Any]
+
+
+class FakeDisplay:
+    verbosity = 0
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def display(self, msg: str, **kwargs: t.Any) -> None:
+        self.lines.append(msg)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _callback(tmp_path: Path, **options: t.Any) -> tuple[rp.CallbackModule, FakeDisplay, Clock]:
+    display = FakeDisplay()
+    callback = rp.CallbackModule(display=display)
+    callback._plugin_options = {
+        "report_dir": str(tmp_path),
+        "report_name": "report",
+        "formats": ["json", "markdown", "html"],
+        "interval": 30.0,
+        "wave_groups": r"pilot|wave_\d+",
+        "wave_var": None,
+        **options,
+    }
+    clock = Clock()
+    callback.progress = rp.RolloutProgress(clock=clock, wall=lambda: 0.0)
+    return callback, display, clock
+
+
+def _fleet() -> list[FakeHost]:
+    waves = {"pilot": ["p1"], "wave_1": ["a1", "a2", "a3", "a4"], "wave_2": ["b1", "b2", "b3"]}
+    hosts = [
+        FakeHost(h, [FakeGroup("all"), FakeGroup("rollout_clients"), FakeGroup(w)])
+        for w, hs in waves.items()
+        for h in hs
+    ]
+    hosts.append(FakeHost("odd", [FakeGroup("rollout_clients")]))
+    return hosts
+
+
+def _run_batch(
+    callback: rp.CallbackModule,
+    play: FakePlay,
+    inventory: FakeInventory,
+    batch: list[str],
+    *,
+    outcome: dict[str, tuple[str, str]],
+    clock: Clock,
+    seconds: float = 60.0,
+) -> None:
+    by_name = {h.name: h for h in inventory.hosts}
+    inventory.batch = batch
+    callback.v2_playbook_on_play_start(play)
+    clock.now += seconds
+    for name in batch:
+        status, msg = outcome.get(name, ("ok", ""))
+        result = FakeResult(by_name[name], FakeTask("Install the suite"), {"msg": msg, "changed": True})
+        if status == "ok":
+            callback.v2_runner_on_ok(result)
+        elif status == "failed":
+            callback.v2_runner_on_failed(result)
+        elif status == "ignored":
+            callback.v2_runner_on_failed(result, ignore_errors=True)
+        else:
+            callback.v2_runner_on_unreachable(result)
+
+
+def test_progress_and_report_of_a_stopped_rollout(tmp_path: Path) -> None:
+    callback, display, clock = _callback(tmp_path)
+    inventory = FakeInventory(_fleet())
+    play = FakePlay("Roll out | 9.3.1", "uuid-1", inventory)
+    _run_batch(callback, play, inventory, ["p1"], outcome={}, clock=clock)
+    _run_batch(callback, play, inventory, ["a1", "a2"], outcome={"a2": ("ignored", "not important")}, clock=clock)
+    _run_batch(
+        callback,
+        play,
+        inventory,
+        ["a3", "a4"],
+        outcome={"a3": ("failed", "msiexec failed with 1603 | <fatal>"), "a4": ("unreachable", "connection refused")},
+        clock=clock,
+    )
+    callback.v2_playbook_on_no_hosts_remaining()  # Ansible ends the play: the whole batch failed
+    callback.v2_playbook_on_stats(None)
+
+    assert "rollout pilot: done 1/1, failed 0, remaining 0, elapsed 1m00s, rate 1.0 hosts/min" in display.lines
+    assert "rollout wave_1: done 2/4, failed 0, remaining 2, elapsed 1m00s, rate 2.0 hosts/min" in display.lines
+    assert "rollout wave_1: done 2/4, failed 2, remaining 0, elapsed 2m00s, rate 2.0 hosts/min" in display.lines
+
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["ok"] is False
+    (play_report,) = report["plays"]
+    assert [b["hosts"] for b in play_report["batches"]] == [["p1"], ["a1", "a2"], ["a3", "a4"]]
+    assert [b["halted"] for b in play_report["batches"]] == [False, False, True]
+    waves = {w["wave"]: w for w in play_report["waves"]}
+    assert list(waves) == ["pilot", "wave_1", "wave_2", "unassigned"]
+    assert waves["wave_1"] | {"elapsed": 0} == {
+        "wave": "wave_1",
+        "total": 4,
+        "done": 2,
+        "failed": 2,
+        "unreachable": 1,
+        "stopped": 0,
+        "remaining": 0,
+        "elapsed": 0,
+        "rate_per_min": 2.0,
+    }
+    assert waves["wave_2"]["remaining"] == 3
+    assert waves["wave_2"]["done"] == 0
+    assert play_report["hosts"]["b1"] == "pending"
+    assert report["failed_hosts"] == [
+        {
+            "host": "a3",
+            "play": "Roll out | 9.3.1",
+            "wave": "wave_1",
+            "status": "failed",
+            "task": "Install the suite",
+            "msg": "msiexec failed with 1603 | <fatal>",
+        },
+        {
+            "host": "a4",
+            "play": "Roll out | 9.3.1",
+            "wave": "wave_1",
+            "status": "unreachable",
+            "task": "Install the suite",
+            "msg": "connection refused",
+        },
+    ]
+
+    markdown = (tmp_path / "report.md").read_text()
+    assert "| wave_1 | 4 | 2 | 2 | 1 | 0 | 0 | 2m00s | 2.0/min |" in markdown
+    assert "| a3 | wave_1 | failed | Install the suite | msiexec failed with 1603 \\| <fatal> |" in markdown
+    assert "| a4 | wave_1 | unreachable | Install the suite | connection refused |" in markdown
+
+    page = (tmp_path / "report.html").read_text()
+    assert "msiexec failed with 1603 | &lt;fatal&gt;" in page
+    assert "<fatal>" not in page
+    assert not re.search(r"(src|href)=|https?://(?!www\.w3\.org/2000/svg)", page)  # self-contained
+    svg = re.search(r"<svg .*?</svg>", page, re.S)
+    assert svg is not None
+    assert svg.group(0).count('class="done"') == 2  # pilot and wave_1 have done hosts
+    assert 'class="failed"' in svg.group(0)
+    assert "<title>remaining: 3</title>" in svg.group(0)
+    parser = html.parser.HTMLParser()
+    parser.feed(page)  # well-formed enough for the stdlib parser
+    assert any("report.json" in line and "2 failed or unreachable" in line for line in display.lines)
+
+
+def test_a_halted_batch_leaves_its_healthy_hosts_stopped(tmp_path: Path) -> None:
+    callback, _display, clock = _callback(tmp_path, formats=["json"])
+    inventory = FakeInventory(_fleet())
+    play = FakePlay("p", "u", inventory)
+    _run_batch(callback, play, inventory, ["a1", "a2", "a3"], outcome={"a1": ("failed", "boom")}, clock=clock)
+    callback.v2_playbook_on_no_hosts_remaining()  # max_fail_percentage exceeded
+    callback.v2_playbook_on_stats(None)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["plays"][0]["hosts"]["a2"] == "stopped"
+    assert {w["wave"]: w["stopped"] for w in report["plays"][0]["waves"]}["wave_1"] == 2
+    assert not (tmp_path / "report.md").exists()
+
+
+def test_interval_lines_while_a_batch_runs(tmp_path: Path) -> None:
+    callback, display, clock = _callback(tmp_path, interval=10.0, formats=[])
+    inventory = FakeInventory(_fleet())
+    play = FakePlay("p", "u", inventory)
+    inventory.batch = ["b1", "b2", "b3"]
+    callback.v2_playbook_on_play_start(play)
+    hosts = {h.name: h for h in inventory.hosts}
+    callback.v2_runner_on_ok(FakeResult(hosts["b1"], FakeTask("t"), {}))
+    assert display.lines == []
+    clock.now += 11
+    callback.v2_runner_on_ok(FakeResult(hosts["b2"], FakeTask("t"), {}))
+    assert display.lines == ["rollout wave_2: done 0/3, failed 0, remaining 3, elapsed 11s, rate 0.0 hosts/min"]
+    callback.v2_playbook_on_stats(None)
+    assert display.lines[-1] == "rollout wave_2: done 3/3, failed 0, remaining 0, elapsed 11s, rate 16.4 hosts/min"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_wave_from_a_variable_and_a_second_play(tmp_path: Path) -> None:
+    callback, _display, clock = _callback(tmp_path, wave_var="my_wave", formats=["json"])
+    inventory = FakeInventory(_fleet())
+    _run_batch(callback, FakePlay("first", "u1", inventory), inventory, ["a1", "b1"], outcome={}, clock=clock)
+    _run_batch(
+        callback, FakePlay("second", "u2", inventory), inventory, ["a2"], outcome={"a2": ("failed", "x")}, clock=clock
+    )
+    callback.v2_playbook_on_stats(None)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [p["name"] for p in report["plays"]] == ["first", "second"]
+    assert report["plays"][0]["hosts"]["a1"] == "done"  # the first play's batch ended when the second began
+    assert {w["wave"] for w in report["plays"][0]["waves"]} == {"ring-1", "ring-2", "ring-3", "ring-4", "ring-d"}
+    assert report["failed_hosts"][0]["wave"] == "ring-2"
+
+
+def test_overhead_per_result_is_small(tmp_path: Path) -> None:
+    callback, _display, _clock = _callback(tmp_path, formats=[])
+    callback.progress = rp.RolloutProgress()
+    hosts = [FakeHost(f"h{i}", [FakeGroup(f"wave_{i % 3 + 1}")]) for i in range(2000)]
+    inventory = FakeInventory(hosts)
+    inventory.batch = [h.name for h in hosts]
+    callback.v2_playbook_on_play_start(FakePlay("p", "u", inventory))
+    task = FakeTask("t")
+    start = time.perf_counter()
+    for _round in range(5):
+        for host in hosts:
+            callback.v2_runner_on_ok(FakeResult(host, task, {"changed": False}))
+    per_result = (time.perf_counter() - start) / (5 * len(hosts))
+    assert per_result < 200e-6, f"{per_result * 1e6:.1f} us per result"
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (59.6, "1m00s"), (61, "1m01s"), (3725, "1h02m05s")])
+def test_durations(seconds: float, text: str) -> None:
+    assert rp.format_duration(seconds) == text

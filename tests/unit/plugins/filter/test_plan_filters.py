@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.rollout.windows.plugins.filter import plan as filters
+
+
+def test_filters_are_registered() -> None:
+    assert set(filters.FilterModule().filters()) == {"wave_serial", "wave_batches", "wave_groups", "wave_pattern"}
+
+
+def test_serial_batches_and_pattern_agree() -> None:
+    groups = {"pilot": ["p"], "wave_1": ["a", "b", "c"], "wave_2": ["d"], "rollout_clients": ["a", "b", "c", "d", "p"]}
+    hosts = groups["rollout_clients"]
+    assert filters.wave_serial(hosts, groups, max_batch=2) == [1, 2, 1, 1]
+    batches = filters.wave_batches(hosts, groups, max_batch=2)
+    assert batches[1] == {"batch": 2, "wave": "wave_1", "part": 1, "parts": 2, "size": 2, "hosts": ["a", "b"]}
+    assert filters.wave_groups(groups) == ["pilot", "wave_1", "wave_2"]
+    assert filters.wave_pattern(groups) == "pilot:wave_1:wave_2"
+    assert filters.wave_pattern(groups, tail="rollout_clients") == "pilot:wave_1:wave_2:rollout_clients"
+
+
+def test_plan_errors_become_filter_errors() -> None:
+    with pytest.raises(AnsibleFilterError, match="rollout plan: host a is in two waves, pilot and wave_1"):
+        filters.wave_serial(["a"], {"pilot": ["a"], "wave_1": ["a"]})
+    with pytest.raises(AnsibleFilterError, match="no wave groups"):
+        filters.wave_pattern({"rollout_clients": ["a"]})
+    with pytest.raises(AnsibleFilterError, match="groups mapping"):
+        filters.wave_groups(["pilot"])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("size", [1_000, 10_000])
+def test_planning_is_fast(size: int) -> None:
+    hosts = [f"pc-{i:05d}.corp.example.com" for i in range(size)]
+    pilot = size // 20
+    third = (size - pilot) // 3
+    groups = {
+        "pilot": hosts[:pilot],
+        "wave_1": hosts[pilot : pilot + third],
+        "wave_2": hosts[pilot + third : pilot + 2 * third],
+        "wave_3": hosts[pilot + 2 * third :],
+        "rollout_clients": hosts,
+    }
+    start = time.perf_counter()
+    serial = filters.wave_serial(list(reversed(hosts)), groups, max_batch=200)
+    elapsed = time.perf_counter() - start
+    assert sum(serial) == size
+    assert elapsed < 1.0, f"planning {size} hosts took {elapsed:.3f}s"
