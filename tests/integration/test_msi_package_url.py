@@ -248,3 +248,25 @@ def test_check_mode_changes_nothing(ansible, control, clients, fleet, site) -> N
 
 def _product_code(control: ControlClient, host: str) -> str:
     return next(p["product_code"] for p in control.host(host)["products"] if p["scope"] == "machine")
+
+
+def test_role_installs_from_url_and_verifies(ansible, control, clients, fleet, site) -> None:
+    host = clients[3]
+    role = """
+- name: role
+  ansible.builtin.include_role:
+    name: rollout.windows.msi_install
+  vars:
+    msi_install_url: "{{ lab_download_url }}suite-9.3.1.zip"
+    msi_install_checksum: "{{ checksum }}"
+    msi_install_office_gate_interval: 1
+    msi_install_office_gate_force: true
+    msi_install_office_gate_deadline: 5
+"""
+    run = ansible.playbook(role, hosts=host, extra_vars={"checksum": site["suite-9.3.1.zip"]})
+    assert run.rc == 0, run.stdout
+    installed = run.result(host, "rollout.windows.msi_install : Install, upgrade or remove the package")
+    assert installed["_status"] == "changed"
+    assert installed["downloaded"] is True
+    assert run.result(host, "rollout.windows.msi_install : Verify the installed version")["_status"] == "ok"
+    assert machine_versions(control, host) == ["9.3.1"]
