@@ -68,7 +68,9 @@ def check(args: dict[str, t.Any]) -> tuple[str, list[str]]:
             raise ValueError("arguments must not contain a NUL character (Windows would cut the command line there)")
     length = len(_quote(path)) + 1 + len(command_line(args["arguments"]))
     if length > MAX_COMMAND_LINE:
-        raise ValueError(f"path and arguments make a command line of {length} characters; Windows takes {MAX_COMMAND_LINE}")
+        raise ValueError(
+            f"path and arguments make a command line of {length} characters; Windows takes {MAX_COMMAND_LINE}"
+        )
     users = [u.strip() for u in args["users"]]
     if any(not u for u in users):
         raise ValueError("users must not contain an empty name")
