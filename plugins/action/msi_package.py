@@ -12,9 +12,8 @@ import typing as t
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.rollout.windows.plugins.plugin_utils import _msi, _retry
+from ansible_collections.rollout.windows.plugins.plugin_utils._action import WinHostAction
 from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import PrimitiveError, WinHost
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
@@ -98,27 +97,15 @@ class ActiveSetup(t.NamedTuple):
 UserPlan = tuple[dict[str, t.Any], dict[str, t.Any], dict[str, t.Any] | None]
 
 
-class ActionModule(ActionBase):
-    # Files go straight into the host cache; a remote temp folder would cost two WinRM commands per run.
-    TRANSFERS_FILES = False
-    _supports_check_mode = True
+class ActionModule(WinHostAction):
+    # Files go straight into the host cache (WinHostAction has no remote temp folder).
     _supports_diff = True
-
-    def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
-        result = super().run(tmp, task_vars)
-        _spec, args = self.validate_argument_spec(
-            argument_spec=ARGUMENT_SPEC,
-            mutually_exclusive=MUTUALLY_EXCLUSIVE,
-            required_if=REQUIRED_IF,
-            required_by=REQUIRED_BY,
-        )
-        host = WinHost(self)
-        try:
-            result.update(self._run(host, args))
-        except (PrimitiveError, ValueError) as exc:
-            result.update(failed=True, msg=str(exc))
-        result["winrm"] = {"commands": host.stats.commands, "bytes_sent": host.stats.bytes_sent}
-        return result
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    ARGUMENT_RULES = {
+        "mutually_exclusive": MUTUALLY_EXCLUSIVE,
+        "required_if": REQUIRED_IF,
+        "required_by": REQUIRED_BY,
+    }
 
     # -- deciding ------------------------------------------------------------------------------------------
     def _run(self, host: WinHost, args: dict[str, t.Any]) -> dict[str, t.Any]:

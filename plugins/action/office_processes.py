@@ -7,11 +7,9 @@ from __future__ import annotations
 import time
 import typing as t
 
-from ansible.errors import AnsibleConnectionFailure
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.rollout.windows.plugins.plugin_utils import _office
-from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import PrimitiveError, WinHost
+from ansible_collections.rollout.windows.plugins.plugin_utils._action import WinHostAction
+from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import WinHost
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "state": {"type": "str", "choices": ["query", "absent"], "default": "query"},
@@ -30,21 +28,8 @@ _WAIT_OPTIONS = ("notify", "remind_interval", "force", "deadline")
 _PROCESS_KEYS = ("pid", "name", "session_id", "user", "start_time")
 
 
-class ActionModule(ActionBase):
-    # Primitives only; a remote temp folder would cost WinRM commands for nothing.
-    TRANSFERS_FILES = False
-    _supports_check_mode = True
-
-    def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
-        result = super().run(tmp, task_vars)
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        host = WinHost(self)
-        try:
-            result.update(self._run(host, args))
-        except (PrimitiveError, ValueError) as exc:
-            result.update(failed=True, msg=str(exc))
-        result["winrm"] = {"commands": host.stats.commands, "bytes_sent": host.stats.bytes_sent}
-        return result
+class ActionModule(WinHostAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
     def _run(
         self,
@@ -78,18 +63,10 @@ class ActionModule(ActionBase):
                 "processes": [{k: p.get(k) for k in _PROCESS_KEYS} for p in found.get("processes") or []],
             }
 
-        try:
-            if not waiting or self._task.check_mode:
-                return self._report(query(), config, waiting)
-            return self._wait(host, args, config, query, clock=clock, sleep=sleep)
-        except (PrimitiveError, AnsibleConnectionFailure):
-            raise
-        except Exception as exc:
-            # A host that drops during a long wait must be reported unreachable, not as a module failure:
-            # pywinrm raises requests' errors for a connection reset mid-command, which Ansible does not map.
-            if not _office.is_connection_error(exc):
-                raise
-            raise AnsibleConnectionFailure(f"lost the connection to the host: {exc}") from exc
+        # A host that drops during a long wait is reported unreachable by WinHostAction.run, not hung.
+        if not waiting or self._task.check_mode:
+            return self._report(query(), config, waiting)
+        return self._wait(host, args, config, query, clock=clock, sleep=sleep)
 
     def _wait(
         self,

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.rollout.windows.plugins.plugin_utils import _msi
-from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import PrimitiveError, WinHost
+from ansible_collections.rollout.windows.plugins.plugin_utils._action import WinHostAction
+from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import WinHost
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "name": {"type": "str"},
@@ -18,25 +17,15 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
 }
 
 
-class ActionModule(ActionBase):
-    _supports_check_mode = True
+class ActionModule(WinHostAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
-        result = super().run(tmp, task_vars)
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        host = WinHost(self)
-        try:
-            query = {
-                "name": args["name"],
-                "product_code": _msi.normalize_guid(args["product_code"], "product_code")
-                if args["product_code"]
-                else None,
-                "upgrade_code": _msi.normalize_guid(args["upgrade_code"], "upgrade_code")
-                if args["upgrade_code"]
-                else None,
-            }
-            products = host.run("Get-InstalledProduct", query)["products"]
-        except (PrimitiveError, ValueError) as exc:
-            return {**result, "failed": True, "msg": str(exc)}
+    def _run(self, host: WinHost, args: dict[str, t.Any]) -> dict[str, t.Any]:
+        query = {
+            "name": args["name"],
+            "product_code": _msi.normalize_guid(args["product_code"], "product_code") if args["product_code"] else None,
+            "upgrade_code": _msi.normalize_guid(args["upgrade_code"], "upgrade_code") if args["upgrade_code"] else None,
+        }
+        products = host.run("Get-InstalledProduct", query)["products"]
         products.sort(key=lambda p: (p.get("scope") != "machine", p.get("user") or "", p.get("name") or ""))
-        return {**result, "changed": False, "products": products}
+        return {"changed": False, "products": products}

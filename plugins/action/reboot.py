@@ -8,11 +8,10 @@ import random
 import time
 import typing as t
 
-from ansible.errors import AnsibleConnectionFailure
-from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.rollout.windows.plugins.plugin_utils import _retry
+from ansible_collections.rollout.windows.plugins.plugin_utils._action import WinHostAction, is_connection_error
 from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import PrimitiveError, WinHost
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
@@ -31,29 +30,21 @@ POLL_MAXIMUM = 15.0
 display = Display()
 
 
-class ActionModule(ActionBase):
-    _supports_check_mode = True
-
-    def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
-        result = super().run(tmp, task_vars)
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        host = WinHost(self)
-        try:
-            result.update(self._run(host, args, reset=self._connection.reset))
-        except (PrimitiveError, ValueError) as exc:
-            result.update(failed=True, msg=str(exc))
-        return result
+class ActionModule(WinHostAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
     def _run(
         self,
         host: WinHost,
         args: dict[str, t.Any],
         *,
-        reset: t.Callable[[], None],
+        reset: t.Callable[[], None] | None = None,
         clock: t.Callable[[], float] = time.monotonic,
         sleep: t.Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
     ) -> dict[str, t.Any]:
+        # A shell from before the restart is gone afterwards: the connection must open a new one.
+        reset = reset or self._connection.reset
         timeout, delay, msg = args["reboot_timeout"], args["pre_reboot_delay"], args["msg"] or ""
         if timeout <= 0:
             raise ValueError(f"reboot_timeout must be more than 0 seconds, got {timeout}")
@@ -114,15 +105,7 @@ class ActionModule(ActionBase):
             return host.run("Restart-Host", {"delay": delay, "msg": msg})
         # With a short delay Windows may stop WinRM before the reply or the command clean-up gets through.
         except Exception as exc:
-            if not _is_connection_error(exc):
+            if not is_connection_error(exc):
                 raise
             display.vvv(f"rollout.windows.reboot: connection lost while starting the restart: {exc}")
         return None
-
-
-def _is_connection_error(exc: BaseException) -> bool:
-    """ansible-core's, requests' (an OSError) and pywinrm's transport errors; pywinrm is matched by module
-    so that it need not be importable where this plugin is loaded."""
-    if isinstance(exc, AnsibleConnectionFailure | OSError):
-        return True
-    return (type(exc).__module__ or "").startswith(("winrm", "urllib3"))

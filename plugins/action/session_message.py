@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.rollout.windows.plugins.plugin_utils import _office
-from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import PrimitiveError, WinHost
+from ansible_collections.rollout.windows.plugins.plugin_utils._action import WinHostAction
+from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import WinHost
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "message": {"type": "str", "required": True},
@@ -18,20 +17,8 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
 }
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _supports_check_mode = True
-
-    def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
-        result = super().run(tmp, task_vars)
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        host = WinHost(self)
-        try:
-            result.update(self._run(host, args))
-        except (PrimitiveError, ValueError) as exc:
-            result.update(failed=True, msg=str(exc))
-        result["winrm"] = {"commands": host.stats.commands, "bytes_sent": host.stats.bytes_sent}
-        return result
+class ActionModule(WinHostAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
     def _run(self, host: WinHost, args: dict[str, t.Any]) -> dict[str, t.Any]:
         text, title = args["message"], args["title"] or ""

@@ -24,8 +24,6 @@ import time
 import typing as t
 from dataclasses import dataclass, field
 
-from ansible.errors import AnsibleConnectionFailure
-
 # Word, Excel, PowerPoint, Outlook, OneNote, Access, Publisher, Visio, Project (process names).
 DEFAULT_PROCESSES = ("WINWORD", "EXCEL", "POWERPNT", "OUTLOOK", "ONENOTE", "MSACCESS", "MSPUB", "VISIO", "WINPROJ")
 DEFAULT_TITLE = "Software update"
@@ -106,14 +104,6 @@ def users_summary(processes: t.Iterable[dict[str, t.Any]]) -> dict[str, list[str
 
 def describe_users(processes: t.Iterable[dict[str, t.Any]]) -> str:
     return "; ".join(f"{user} ({', '.join(names)})" for user, names in users_summary(processes).items())
-
-
-def is_connection_error(exc: BaseException) -> bool:
-    """ansible-core's, requests' (an OSError) and pywinrm's transport errors; pywinrm and urllib3 are
-    matched by module so that neither need be importable where this runs."""
-    if isinstance(exc, AnsibleConnectionFailure | OSError):
-        return True
-    return (type(exc).__module__ or "").startswith(("winrm", "urllib3", "requests"))
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import pytest
 from ansible.errors import AnsibleConnectionFailure
 
 from ansible_collections.rollout.windows.plugins.action import office_processes, session_message
+from ansible_collections.rollout.windows.plugins.plugin_utils._action import unreachable_on_connection_loss
 
 START = "2025-03-04T07:00:00.0000000Z"
 
@@ -180,7 +181,7 @@ def test_a_dropped_connection_is_unreachable_not_a_failure() -> None:
     clock = FakeClock()
     host = FakeHost(clock, ignore="ben")
     host.fail_after = 3
-    with pytest.raises(AnsibleConnectionFailure, match="Connection reset"):
+    with pytest.raises(AnsibleConnectionFailure, match="Connection reset"), unreachable_on_connection_loss():
         wait(host, clock, notify=True, interval=10, attempts=10)
 
 

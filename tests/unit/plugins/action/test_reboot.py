@@ -205,13 +205,3 @@ def test_bad_arguments_are_refused_before_touching_the_host(overrides: dict[str,
     with pytest.raises(ValueError, match=match):
         run(host, clock, **overrides)
     assert host.calls == []
-
-
-def test_connection_error_recognition() -> None:
-    class WinRMTransportError(Exception):
-        pass
-
-    WinRMTransportError.__module__ = "winrm.exceptions"
-    assert reboot._is_connection_error(WinRMTransportError("x"))
-    assert reboot._is_connection_error(AnsibleConnectionFailure("x"))
-    assert not reboot._is_connection_error(KeyError("x"))

@@ -319,12 +319,6 @@ def test_user_matching() -> None:
     assert not _office.user_matches(None, "anna")
 
 
-def test_connection_error_classification() -> None:
-    assert _office.is_connection_error(ConnectionResetError(104, "reset"))
-    assert _office.is_connection_error(AnsibleConnectionFailure("gone"))
-    assert not _office.is_connection_error(ValueError("bad"))
-
-
 def test_reminders_do_not_slip_by_the_time_a_query_takes() -> None:
     clock = FakeClock()
     desktop = FakeDesktop(clock, {"ben": None}, query_cost=5)

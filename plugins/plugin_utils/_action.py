@@ -1,0 +1,79 @@
+# Copyright (c) rollout.windows contributors
+# GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one ``run()`` every host module of this collection shares.
+
+Each module validates its options, talks to the host only through primitives, turns a
+primitive's failure or a bad value into ``failed`` with a message, and reports what it
+cost in WinRM commands. Writing that once keeps the modules' own files about their
+decisions, and gives every module the same answer when a host drops mid-command:
+UNREACHABLE, as for any other lost connection, rather than a module failure with a
+transport traceback in ``msg``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import typing as t
+from collections.abc import Iterator
+
+from ansible.errors import AnsibleConnectionFailure
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import PrimitiveError, WinHost
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """ansible-core's, requests' (an OSError) and pywinrm's transport errors.
+
+    pywinrm, urllib3 and requests are matched by module so that none of them need be
+    importable where this runs (unit tests, sanity).
+    """
+    if isinstance(exc, AnsibleConnectionFailure | OSError):
+        return True
+    return (type(exc).__module__ or "").startswith(("winrm", "urllib3", "requests"))
+
+
+@contextlib.contextmanager
+def unreachable_on_connection_loss() -> Iterator[None]:
+    """Re-raise a lost connection as AnsibleConnectionFailure, so Ansible reports the host UNREACHABLE.
+
+    pywinrm raises requests' errors for a connection reset mid-command, which Ansible does not map.
+    """
+    try:
+        yield
+    except AnsibleConnectionFailure:
+        raise
+    except Exception as exc:
+        if not is_connection_error(exc):
+            raise
+        raise AnsibleConnectionFailure(f"lost the connection to the host: {exc}") from exc
+
+
+class WinHostAction(ActionBase):
+    """Base of the action plugins that run primitives over the task's own connection.
+
+    Subclasses set :attr:`ARGUMENT_SPEC` (and :attr:`ARGUMENT_RULES` for
+    ``mutually_exclusive``, ``required_if`` and friends) and implement :meth:`_run`.
+    """
+
+    # Primitives only: a remote temp folder would cost WinRM commands for nothing.
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    ARGUMENT_SPEC: t.ClassVar[dict[str, dict[str, t.Any]]] = {}
+    ARGUMENT_RULES: t.ClassVar[dict[str, t.Any]] = {}
+
+    def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+        result = super().run(tmp, task_vars)
+        args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC, **self.ARGUMENT_RULES)[1]
+        host = WinHost(self)
+        try:
+            with unreachable_on_connection_loss():
+                result.update(self._run(host, args))
+        except (PrimitiveError, ValueError) as exc:
+            result.update(failed=True, msg=str(exc))
+        result["winrm"] = {"commands": host.stats.commands, "bytes_sent": host.stats.bytes_sent}
+        return result
+
+    def _run(self, host: WinHost, args: dict[str, t.Any]) -> dict[str, t.Any]:
+        """Decide and act; return the module's result. Raise ValueError for bad input."""
+        raise NotImplementedError
