@@ -98,7 +98,9 @@ class Lab:
             deadline = time.monotonic() + READY_SECONDS
             while time.monotonic() < deadline and self.proc.poll() is None:
                 if "lab ready" in out.read_text():
-                    self.control = ControlClient(json.loads((workdir / "state" / "lab.json").read_text())["control_url"])
+                    self.control = ControlClient(
+                        json.loads((workdir / "state" / "lab.json").read_text())["control_url"]
+                    )
                     return
                 time.sleep(0.2)
             text = out.read_text()
@@ -141,7 +143,13 @@ def _playbook(inventory: Path, src: Path, forks: int, timeout: float, log: Path)
     start = time.monotonic()
     with log.open("w") as handle:
         proc = subprocess.run(
-            command, env=env, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, timeout=timeout
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            check=False,
         )
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -152,8 +160,8 @@ def _playbook(inventory: Path, src: Path, forks: int, timeout: float, log: Path)
 def _plan_batches(log: Path) -> list[tuple[str, int]]:
     """The batches the rollout printed in its plan ("batch 2: wave_1 part 1/2, 159 host(s)")."""
     batches = []
-    for line in log.read_text().splitlines():
-        line = line.strip().strip('",')
+    for raw in log.read_text().splitlines():
+        line = raw.strip().strip('",')
         if line.startswith("batch ") and "host(s)" in line:
             wave = line.split(": ", 1)[1].split(",")[0].split(" part ")[0]
             batches.append((wave, int(line.rsplit(", ", 1)[1].split()[0])))
@@ -242,8 +250,8 @@ def bench(clients: int, args: argparse.Namespace, deadline: float) -> list[dict[
 
 
 HEADER = (
-    "| clients | phase | batches | wall | lower bound | controller CPU | lab CPU | WinRM cmds/host (max) | lower bound |\n"
-    "|---|---|---|---|---|---|---|---|---|"
+    "| clients | phase | batches | wall | lower bound | controller CPU | lab CPU "
+    "| WinRM cmds/host (max) | lower bound |\n|---|---|---|---|---|---|---|---|---|"
 )
 
 

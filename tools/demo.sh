@@ -20,6 +20,12 @@ export PATH="$root/.venv/bin:$PATH"
 export ANSIBLE_COLLECTIONS_PATH="${ANSIBLE_COLLECTIONS_PATH:-$root/.tmp/collections}"
 export ANSIBLE_CONFIG="${ANSIBLE_CONFIG:-$root/ansible.cfg}"
 python="$root/.venv/bin/python"
+# The live progress per wave and the report at the end: enabled here, not in ansible.cfg, so plain
+# ansible-playbook runs stay as they are. One report (JSON, Markdown, HTML) per rollout.
+reports="$root/.tmp/demo/reports"
+export ANSIBLE_CALLBACKS_ENABLED="${ANSIBLE_CALLBACKS_ENABLED:-rollout.windows.rollout_progress}"
+export ROLLOUT_PROGRESS_REPORT_DIR="${ROLLOUT_PROGRESS_REPORT_DIR:-$reports}"
+export ROLLOUT_PROGRESS_INTERVAL="${ROLLOUT_PROGRESS_INTERVAL:-10}"
 
 say() { printf '\n==> %s\n' "$*"; }
 # What the hosts themselves report (the lab's control API), independent of Ansible's recap.
@@ -113,12 +119,17 @@ done
 [ -n "$ready" ] || die "no free loopback range for the lab after 5 attempts (log: $log)"
 grep '^lab ready' "$log"
 
-say "rollout 1: install 9.3.0 on every client"
+# Waves (the default strategy): the pilot, then wave_1..wave_3 of the lab inventory, each cut into
+# batches of at most the backend's max parallel syncs (inventories/lab/group_vars/all.yml), with the
+# success criterion checked after every batch.
+say "rollout 1: install 9.3.0 on every client, wave by wave"
 ansible-playbook playbooks/rollout.yml -e lab_package_version=9.3.0
 fleet_versions
 
-say "rollout 2: upgrade every client to 9.3.1"
+say "rollout 2: upgrade every client to 9.3.1, wave by wave"
 ansible-playbook playbooks/rollout.yml -e lab_package_version=9.3.1
 fleet_versions
 
 say "demo passed: $clients clients upgraded from 9.3.0 to 9.3.1"
+echo "rollout reports (JSON, Markdown, HTML with a chart per wave) in $ROLLOUT_PROGRESS_REPORT_DIR:"
+ls -1t "$ROLLOUT_PROGRESS_REPORT_DIR" | head -n 6 | sed 's/^/  /'
