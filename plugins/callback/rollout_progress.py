@@ -29,6 +29,9 @@ description:
     failing task on, C(stopped) when its batch was ended early (C(max_fail_percentage) exceeded or every
     host failed), and C(pending) when its batch never started, which is where a stopped rollout leaves
     the later waves.
+  - A failed C(run_once) task (a gate between waves) stops the rollout after its batch; the report
+    names the batch and the gate's message under C(stopped_by_gate), not the host the task ran on.
+  - A play with the play variable C(rollout_progress_ignore=true) (a preparation play) is left out.
   - Off unless enabled, with C(callbacks_enabled = rollout.windows.rollout_progress) in the
     C([defaults]) section of C(ansible.cfg) or E(ANSIBLE_CALLBACKS_ENABLED=rollout.windows.rollout_progress).
 requirements:
@@ -110,6 +113,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.callback import CallbackBase
 
 FAILED_STATES = ("failed", "unreachable")
@@ -149,6 +153,8 @@ class BatchRecord:
     started: float
     ended: float | None = None
     halted: bool = False
+    # Why the rollout stopped after this batch, when a gate (a run_once task) said so.
+    stop_reason: str | None = None
 
 
 @dataclass
@@ -218,7 +224,8 @@ class RolloutProgress:
         for host in batch.hosts:
             state = play.hosts[host]
             if state.status == "running":
-                state.status = "stopped" if batch.halted else "done"
+                # A gate that stops the rollout ran after the batch's hosts had finished their work.
+                state.status = "stopped" if batch.halted and not batch.stop_reason else "done"
         for wave in batch.waves:
             play.wave_ended[wave] = batch.ended
         return batch.waves
@@ -228,6 +235,12 @@ class RolloutProgress:
         play = self.play
         if play is not None and play.batches and play.batches[-1].ended is None:
             play.batches[-1].halted = True
+
+    def stop_after_batch(self, task: str, msg: str | None) -> None:
+        """A gate of the running batch failed: the rollout stops after it, though its hosts are done."""
+        play = self.play
+        if play is not None and play.batches and play.batches[-1].ended is None:
+            play.batches[-1].stop_reason = f"{task}: {msg or ''}"[:_REASON_LIMIT]
 
     def record(self, host: str, status: str, task: str, msg: str | None = None) -> None:
         """A task result; the first failure of a host is the reason the report gives."""
@@ -303,6 +316,7 @@ class RolloutProgress:
                             "size": len(b.hosts),
                             "hosts": b.hosts,
                             "halted": b.halted,
+                            "stop_reason": b.stop_reason,
                             "elapsed": round((b.ended if b.ended is not None else self.clock()) - b.started, 3),
                         }
                         for b in play.batches
@@ -315,13 +329,20 @@ class RolloutProgress:
                 for name, s in play.hosts.items()
                 if s.status in FAILED_STATES
             ]
+        stops = [
+            {"play": p.name, "batch": b.number, "waves": b.waves, "reason": b.stop_reason}
+            for p in self.plays
+            for b in p.batches
+            if b.stop_reason
+        ]
         end = self.ended if self.ended is not None else self.clock()
         return {
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started_wall)),
             "elapsed": round(end - self.started, 3),
-            "ok": not failed and all(s.status != "stopped" for p in self.plays for s in p.hosts.values()),
+            "ok": not failed and not stops and all(s.status != "stopped" for p in self.plays for s in p.hosts.values()),
             "plays": plays,
             "failed_hosts": failed,
+            "stopped_by_gate": stops,
         }
 
 
@@ -344,6 +365,8 @@ def render_markdown(report: dict[str, t.Any]) -> str:
                 f"| {w['stopped']} | {w['remaining']} | {format_duration(w['elapsed'])} | {rate} |"
             )
         out += ["", f"{len(play['batches'])} batch(es): " + ", ".join(f"{b['size']}" for b in play["batches"])]
+    for stop in report["stopped_by_gate"]:
+        out += ["", f"**Stopped after batch {stop['batch']}** ({', '.join(stop['waves'])}): {_md_cell(stop['reason'])}"]
     out += ["", "## Failed and unreachable hosts", ""]
     if report["failed_hosts"]:
         out += ["| host | wave | status | task | message |", "|---|---|---|---|---|"]
@@ -424,6 +447,11 @@ def render_html(report: dict[str, t.Any]) -> str:
                 f"<td>{e(format_duration(w['elapsed']))}</td><td>{e(rate)}</td></tr>"
             )
         body.append("</table>")
+    for stop in report["stopped_by_gate"]:
+        body.append(
+            f"<p><strong>Stopped after batch {stop['batch']}</strong> ({e(', '.join(stop['waves']))}): "
+            f"{e(str(stop['reason']))}</p>"
+        )
     body.append("<h2>Failed and unreachable hosts</h2>")
     if report["failed_hosts"]:
         body.append("<table><tr><th>host</th><th>wave</th><th>status</th><th>task</th><th>message</th></tr>")
@@ -467,6 +495,8 @@ class CallbackModule(CallbackBase):
         self._last_line = 0.0
         self._wave_re: re.Pattern[str] | None = None
         self.written: list[Path] = []
+        # False while a play that asked to be left out runs (vars: rollout_progress_ignore: true).
+        self._watching = True
 
     # ---- wiring -----------------------------------------------------------------------------
 
@@ -503,6 +533,11 @@ class CallbackModule(CallbackBase):
     # ---- events ------------------------------------------------------------------------------
 
     def v2_playbook_on_play_start(self, play: t.Any) -> None:
+        # A preparation play (the rollout's plan) runs on one host and is no wave: no line, no report entry.
+        self._watching = not boolean(play.get_vars().get("rollout_progress_ignore", False), strict=False)
+        if not self._watching:
+            self._print(self.progress.end_batch())
+            return
         inventory = play.get_variable_manager()._inventory
         uuid = str(play._uuid)
         current = self.progress.play
@@ -515,25 +550,39 @@ class CallbackModule(CallbackBase):
         self._print(self.progress.start_batch(batch))
 
     def v2_playbook_on_task_start(self, task: t.Any, is_conditional: bool) -> None:
-        self._maybe_print()
+        if self._watching:
+            self._maybe_print()
 
     def v2_playbook_on_no_hosts_remaining(self) -> None:
-        self.progress.halt()
+        if self._watching:
+            self.progress.halt()
 
     def v2_runner_on_ok(self, result: t.Any) -> None:
-        self.progress.record(result.host.get_name(), "ok", result.task.get_name())
-        self._maybe_print()
+        if self._watching:
+            self.progress.record(result.host.get_name(), "ok", result.task.get_name())
+            self._maybe_print()
 
     def v2_runner_on_skipped(self, result: t.Any) -> None:
-        self.progress.record(result.host.get_name(), "skipped", result.task.get_name())
-        self._maybe_print()
+        if self._watching:
+            self.progress.record(result.host.get_name(), "skipped", result.task.get_name())
+            self._maybe_print()
 
     def v2_runner_on_failed(self, result: t.Any, ignore_errors: bool = False) -> None:
-        status = "ok" if ignore_errors else "failed"
-        self.progress.record(result.host.get_name(), status, result.task.get_name(), failure_reason(result.result))
+        if not self._watching:
+            return
+        reason = failure_reason(result.result)
+        if not ignore_errors and getattr(result.task, "run_once", False):
+            # A run_once task is about the batch (a gate), not about the host it happened to run on.
+            self.progress.stop_after_batch(result.task.get_name(), reason)
+        else:
+            self.progress.record(
+                result.host.get_name(), "ok" if ignore_errors else "failed", result.task.get_name(), reason
+            )
         self._maybe_print()
 
     def v2_runner_on_unreachable(self, result: t.Any) -> None:
+        if not self._watching:
+            return
         reason = failure_reason(result.result)
         self.progress.record(result.host.get_name(), "unreachable", result.task.get_name(), reason)
         self._maybe_print()

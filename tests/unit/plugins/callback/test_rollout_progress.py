@@ -44,9 +44,12 @@ class FakeInventory:
 
 
 class FakePlay:
-    def __init__(self, name: str, uuid: str, inventory: FakeInventory) -> None:
+    def __init__(
+        self, name: str, uuid: str, inventory: FakeInventory, play_vars: dict[str, t.Any] | None = None
+    ) -> None:
         self.name, self._uuid, self.hosts, self.order = name, uuid, ["all"], "inventory"
         self._inventory = inventory
+        self.play_vars = play_vars or {}
 
     def get_name(self) -> str:
         return self.name
@@ -55,12 +58,16 @@ class FakePlay:
         return self
 
     def get_vars(self, **kwargs: t.Any) -> dict[str, t.Any]:
+        # Called as the play (its own vars) and as the variable manager (a host's vars).
+        if "host" not in kwargs:
+            return self.play_vars
         return {"my_wave": "ring-" + kwargs["host"].name[-1]}
 
 
 @dataclass
 class FakeTask:
     name: str
+    run_once: bool = False
 
     def get_name(self) -> str:
         return self.name
@@ -290,3 +297,36 @@ def test_overhead_per_result_is_small(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (59.6, "1m00s"), (61, "1m01s"), (3725, "1h02m05s")])
 def test_durations(seconds: float, text: str) -> None:
     assert rp.format_duration(seconds) == text
+
+
+def test_a_failed_gate_stops_the_rollout_without_blaming_its_host(tmp_path: Path) -> None:
+    callback, _display, clock = _callback(tmp_path, formats=["json", "markdown"])
+    inventory = FakeInventory(_fleet())
+    play = FakePlay("p", "u", inventory)
+    _run_batch(callback, play, inventory, ["a1", "a2", "a3"], outcome={}, clock=clock)
+    gate = FakeTask("Gate the batch", run_once=True)
+    host = {h.name: h for h in inventory.hosts}["a1"]
+    callback.v2_runner_on_failed(FakeResult(host, gate, {"msg": "2 of 3 host(s) (66.7 %) have 9.3.1"}))
+    callback.v2_playbook_on_no_hosts_remaining()
+    callback.v2_playbook_on_stats(None)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["failed_hosts"] == []
+    assert report["plays"][0]["hosts"]["a1"] == "done"
+    assert report["stopped_by_gate"] == [
+        {"play": "p", "batch": 1, "waves": ["wave_1"], "reason": "Gate the batch: 2 of 3 host(s) (66.7 %) have 9.3.1"}
+    ]
+    assert report["ok"] is False
+    assert "Stopped after batch 1" in (tmp_path / "report.md").read_text()
+
+
+def test_a_play_that_asks_to_be_left_out_is_not_reported(tmp_path: Path) -> None:
+    callback, _display, clock = _callback(tmp_path, formats=["json"])
+    inventory = FakeInventory(_fleet())
+    plan = FakePlay("plan", "u1", inventory, {"rollout_progress_ignore": True})
+    _run_batch(callback, plan, inventory, ["a1"], outcome={"a1": ("failed", "bad variable")}, clock=clock)
+    rollout = FakePlay("rollout", "u2", inventory)
+    _run_batch(callback, rollout, inventory, ["a1", "a2", "a3"], outcome={}, clock=clock)
+    callback.v2_playbook_on_stats(None)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [p["name"] for p in report["plays"]] == ["rollout"]
+    assert report["failed_hosts"] == []
