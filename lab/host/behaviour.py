@@ -14,7 +14,9 @@ Schema (every key optional; unknown keys are refused with the list of accepted o
         "on_message": "close" | "ignore",       # default reaction of users to an update message
         "close_delay": [min, max],              # simulated seconds until a user who closes Office does so
         "users": {"<user>": {"on_message": "close" | "ignore", "close_delay": s}},
-        "reboot_downtime": s                    # simulated seconds a reboot keeps the host off the network
+        "reboot_downtime": s,                   # simulated seconds a reboot keeps the host off the network
+        "language_mode": "FullLanguage" | "ConstrainedLanguage",  # what AppLocker/WDAC leave PowerShell
+        "oem_codepage": 437 | 850 | 852 | 866   # the console's OEM code page (437 en-US, 850 de-DE)
       },
       "faults": {
         "unreachable": true | false,            # host is off the network until cleared
@@ -32,6 +34,12 @@ from typing import Any
 
 MSIEXEC_RESULT_CODES = (0, 1603, 1618, 3010)
 MESSAGE_REACTIONS = ("close", "ignore")
+# about_Language_Modes (Microsoft): an AppLocker or WDAC policy in enforce mode puts every
+# PowerShell session of a non-exempt user in ConstrainedLanguage.
+LANGUAGE_MODES = ("FullLanguage", "ConstrainedLanguage")
+# The OEM code pages Windows uses for the console of common system locales (Microsoft's
+# "Code Page Identifiers"): 437 United States, 850 Western Europe, 852 Central Europe, 866 Cyrillic.
+OEM_CODEPAGES = (437, 850, 852, 866)
 
 
 @dataclass
@@ -54,6 +62,8 @@ class Behaviour:
     close_delay: tuple[float, float] = (10.0, 120.0)
     users: dict[str, UserBehaviour] = field(default_factory=dict)
     reboot_downtime: float = 60.0
+    language_mode: str = "FullLanguage"
+    oem_codepage: int = 437
 
     def as_dict(self, now_mono: float) -> dict[str, Any]:
         return {
@@ -66,6 +76,8 @@ class Behaviour:
             "close_delay": list(self.close_delay),
             "users": {u: b.as_dict() for u, b in sorted(self.users.items())},
             "reboot_downtime": self.reboot_downtime,
+            "language_mode": self.language_mode,
+            "oem_codepage": self.oem_codepage,
         }
 
 
@@ -128,6 +140,8 @@ BEHAVIOUR_KEYS = (
     "close_delay",
     "users",
     "reboot_downtime",
+    "language_mode",
+    "oem_codepage",
 )
 FAULT_KEYS = ("unreachable", "drop_next", "drop_downtime")
 CONTROL_KEYS = ("behaviour", "faults")
@@ -177,6 +191,16 @@ def apply_behaviour(b: Behaviour, spec: dict[str, Any], now_mono: float, known_u
             new.users[match] = UserBehaviour(reaction, delay)
     if "reboot_downtime" in spec:
         new.reboot_downtime = _number("behaviour.reboot_downtime", spec["reboot_downtime"], 0, DAY)
+    if "language_mode" in spec:
+        if spec["language_mode"] not in LANGUAGE_MODES:
+            accepted = ", ".join(LANGUAGE_MODES)
+            raise ValueError(f"behaviour.language_mode must be one of {accepted}, got {spec['language_mode']!r}")
+        new.language_mode = spec["language_mode"]
+    if "oem_codepage" in spec:
+        if spec["oem_codepage"] not in OEM_CODEPAGES or isinstance(spec["oem_codepage"], bool):
+            accepted = ", ".join(map(str, OEM_CODEPAGES))
+            raise ValueError(f"behaviour.oem_codepage must be one of {accepted}, got {spec['oem_codepage']!r}")
+        new.oem_codepage = spec["oem_codepage"]
     return new
 
 

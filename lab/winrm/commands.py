@@ -4,8 +4,9 @@ Three kinds of command reach a host:
 
 (a) ansible-core's own bootstrap scripts (temp directories, file transfer,
     removal, modules), recognised by the action name in their stdin manifest;
-(b) the collection's primitives, recognised by ``_winhost.recognise`` and run by
-    the host model;
+(b) the collection's primitives: its bootstrap on the command line (``_winhost.is_bootstrap``)
+    with the primitive and its arguments on stdin, or a primitive script on the command line
+    itself; recognised by ``_winhost.recognise`` and run by the host model;
 (c) anything else. That answers exit code 1 and ``lab: not implemented: ...`` so
     nothing the lab does not model can pass silently.
 """
@@ -33,6 +34,19 @@ BOOTSTRAP_SEPARATOR = b"\n\0\0\0\0\n"
 _REMOVE = re.compile(r"^Remove-Item '((?:[^']|'')*)' -Force( -Recurse)?;?$", re.IGNORECASE)
 _RC_CHECK_PREFIX = "If (-not $?)"
 _ENV_VAR = re.compile(r"%([^%]+)%")
+# cmd.exe refuses a longer line, and WinRS starts every command through it (Microsoft KB 830473,
+# "Command prompt (Cmd.exe) command-line string limitation"); vagrant #3816 and pywinrm #87 show
+# the reply: "The command line is too long." on stderr and exit code 1.
+MAX_COMMAND_LINE = 8191
+TOO_LONG = b"The command line is too long.\r\n"
+# Setting [Console]::OutputEncoding to UTF-8 is what switches Windows PowerShell 5.1 away from
+# the console's OEM code page (ansible-core's exec wrapper does the same).
+_SETS_UTF8_OUTPUT = re.compile(r"\[Console\]::OutputEncoding\s*=\s*New-Object\b[^\n]*UTF8Encoding", re.IGNORECASE)
+# about_Language_Modes: in ConstrainedLanguage, calling a method or setting a property of a type
+# outside the allowed core types fails with these texts.
+CLM_METHOD_ERROR = "Cannot invoke method. Method invocation is supported only on core types in this language mode."
+_LANGUAGE_CHECK = re.compile(r"\$ExecutionContext\.SessionState\.LanguageMode", re.IGNORECASE)
+_FIRST_DOTNET_CALL = re.compile(r"\[(?!string\])[A-Za-z.]+\]::", re.IGNORECASE)
 
 
 def _load_winhost() -> ModuleType:
@@ -185,25 +199,68 @@ def _remove(host: Host, script: str) -> Outcome | None:
     return Outcome(0, b"", b"")
 
 
+def _behaviour(host: Host, key: str, default: t.Any) -> t.Any:
+    return getattr(getattr(host, "behaviour", None), key, default)
+
+
+def _clm_outcome(bootstrap: str, mode: str) -> Outcome:
+    """What the bootstrap prints in ConstrainedLanguage, or the error of its first blocked call.
+
+    The lab does not run PowerShell, so it evaluates the bootstrap's one guarded branch: the
+    string expression on the line after the LanguageMode check, with ``$rwMode`` substituted.
+    """
+    check = _LANGUAGE_CHECK.search(bootstrap)
+    first_call = _FIRST_DOTNET_CALL.search(bootstrap)
+    if check is None or (first_call is not None and first_call.start() < check.start()):
+        return _fail(CLM_METHOD_ERROR)
+    lines = bootstrap[check.start() :].splitlines()
+    branch = next((line.strip() for line in lines[1:] if line.strip().startswith("'")), "")
+    pieces = [piece.strip() for piece in branch.split("+")]
+    text = "".join(mode if piece == "$rwMode" else piece.strip("'") for piece in pieces)
+    return Outcome(1, (text + "\r\n").encode("utf-8"), b"")
+
+
+async def _run_primitive(host: Host, user: str, script: str, stdin: bytes, utf8: bool) -> Outcome:
+    primitive = winhost.recognise(script)
+    if primitive is None:
+        return not_implemented(script)
+    try:
+        args = json.loads(stdin.decode("utf-8")) if stdin.strip() else {}
+    except ValueError as exc:
+        return _fail(json.dumps({"failed": True, "msg": f"arguments on stdin are not JSON: {exc}"}))
+    rc, out, err = await host.run_primitive(primitive, args, user)
+    # Windows PowerShell 5.1 encodes stdout in the OEM code page unless the script switched to
+    # UTF-8; a non-ASCII user name then arrives garbled, as it would from a real PC.
+    codec = "utf-8" if utf8 else f"cp{_behaviour(host, 'oem_codepage', 437)}"
+    return Outcome(rc, out.encode(codec, errors="replace"), err.encode(codec, errors="replace"))
+
+
 async def execute(host: Host, user: str, command: str, arguments: list[str], stdin: bytes) -> Outcome:
     """Run one WinRM command on ``host`` as ``user``. ``HostDropped`` from the host model propagates.
 
-    The host model counts ``primitive:<name>`` itself; this counts ``builtin:<script>`` and ``not_implemented``.
+    The host model counts ``primitive:<name>`` itself; this counts ``builtin:<script>``, ``not_implemented``
+    and ``refused:command_line_too_long``.
     """
+    if len(" ".join([command, *arguments]).strip()) > MAX_COMMAND_LINE:
+        _count(host, "refused:command_line_too_long")
+        return Outcome(1, b"", TOO_LONG)
     decoded = decode_command_line(command, arguments)
     if decoded.script is None:
         _count(host, "not_implemented")
         return not_implemented(decoded.raw)
     script = decoded.script
     try:
-        primitive = winhost.recognise(script)
-        if primitive is not None:
-            try:
-                args = json.loads(stdin.decode("utf-8")) if stdin.strip() else {}
-            except ValueError as exc:
-                return _fail(json.dumps({"failed": True, "msg": f"arguments on stdin are not JSON: {exc}"}))
-            rc, out, err = await host.run_primitive(primitive, args, user)
-            return Outcome(rc, out.encode("utf-8"), err.encode("utf-8"))
+        if winhost.is_bootstrap(script):
+            mode = _behaviour(host, "language_mode", "FullLanguage")
+            if mode != "FullLanguage":
+                _count(host, "refused:language_mode")
+                return _clm_outcome(script, mode)
+            parts = winhost.split_stdin(stdin)
+            if parts is None:
+                return _fail("lab: the bootstrap got no primitive on stdin")
+            return await _run_primitive(host, user, parts[0], parts[1], bool(_SETS_UTF8_OUTPUT.search(script)))
+        if winhost.recognise(script) is not None:
+            return await _run_primitive(host, user, script, stdin, bool(_SETS_UTF8_OUTPUT.search(script)))
         bootstrap = _parse_bootstrap(stdin)
         if bootstrap is not None:
             name, params, data = bootstrap

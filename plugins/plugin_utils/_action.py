@@ -64,6 +64,10 @@ class WinHostAction(ActionBase):
 
     def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
         result = super().run(tmp, task_vars)
+        refusal = self._refuse_connection()
+        if refusal:
+            result.update(failed=True, msg=refusal, winrm={"commands": 0, "bytes_sent": 0})
+            return result
         args = self.validate_argument_spec(argument_spec=self.ARGUMENT_SPEC, **self.ARGUMENT_RULES)[1]
         host = WinHost(self)
         try:
@@ -73,6 +77,29 @@ class WinHostAction(ActionBase):
             result.update(failed=True, msg=str(exc))
         result["winrm"] = {"commands": host.stats.commands, "bytes_sent": host.stats.bytes_sent}
         return result
+
+    def _refuse_connection(self) -> str | None:
+        """Why this task cannot run its primitives, before any of them is sent; None when it can.
+
+        psrp returns a script's pipeline output, not its console output, which is where the
+        primitives write their one JSON line, and it carries stdin as pipeline input with other
+        framing. ansible-core applies ``become`` only inside its own module wrapper, so a
+        primitive would silently run as the connection user instead of the become user.
+        """
+        transport = str(getattr(self._connection, "transport", "") or "")
+        name = transport.rsplit(".", 1)[-1]
+        if name != "winrm":
+            return (
+                f"rollout.windows modules need ansible_connection=winrm; this host uses {transport!r}. "
+                "Nothing was sent to the host."
+            )
+        if self._play_context.become:
+            return (
+                "become is not supported by rollout.windows modules: they run as the WinRM account, "
+                "which must be a local administrator; per-user work goes through the user's own scheduled "
+                "task. Remove become from this task. Nothing was sent to the host."
+            )
+        return None
 
     def _run(self, host: WinHost, args: dict[str, t.Any]) -> dict[str, t.Any]:
         """Decide and act; return the module's result. Raise ValueError for bad input."""

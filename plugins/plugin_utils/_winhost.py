@@ -8,13 +8,17 @@ recognise what it is asked to run):
 
 * A primitive is ``plugins/plugin_utils/primitives/<Verb-Noun>.ps1``. Its name is
   its file name; nothing inside the file repeats it.
-* What the host receives as ``-EncodedCommand`` is :data:`MARKER_PREFIX` plus the
-  name on the first line, then ``_Prelude.ps1``, then the primitive. The marker is
-  a PowerShell comment, so Windows ignores it; ansible-core's script encoding
-  keeps comment lines.
-* Arguments are one JSON object on **stdin**, never part of the script text or
-  of any command line, so a hostile value cannot change what runs and a secret
-  never shows up in a process listing.
+* The command line carries only ``_Bootstrap.ps1`` as ``-EncodedCommand``: a fixed
+  script, the same for every primitive, that stays far below cmd.exe's 8,191
+  characters (:data:`MAX_COMMAND_LINE`). It starts with :data:`BOOTSTRAP_MARKER`.
+* Everything else travels on **stdin** (:func:`build_stdin`): :data:`MARKER_PREFIX`
+  plus the name on the first line, then ``_Prelude.ps1``, then the primitive, then a
+  line of four NUL characters, then the arguments as one JSON object. Arguments are
+  never part of the script text or of any command line, so a hostile value cannot
+  change what runs and a secret never shows up in a process listing.
+* Stdin is pure ASCII (the JSON escapes everything else, the scripts are ASCII), so
+  the console's input code page cannot change it; the prelude escapes the result the
+  same way, so the output code page cannot change what the controller reads.
 * The primitive prints exactly one JSON object on stdout. A failure is
   ``{"failed": true, "msg": "..."}`` with a non-zero exit code.
 
@@ -31,8 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MARKER_PREFIX = "# rollout.windows primitive: "
+BOOTSTRAP_MARKER = "# rollout.windows bootstrap"
+# cmd.exe's limit for the line WinRS hands it (Microsoft KB 830473); over it the command
+# fails with "The command line is too long." and exit code 1.
+MAX_COMMAND_LINE = 8191
+STDIN_SEPARATOR = "\n\0\0\0\0\n"
 PRIMITIVE_DIR = Path(__file__).resolve().parent / "primitives"
 _PRELUDE_NAME = "_Prelude"
+_BOOTSTRAP_NAME = "_Bootstrap"
 _NAME_PATTERN = re.compile(r"^[A-Z][A-Za-z]+-[A-Z][A-Za-z]+$")
 _MARKER_PATTERN = re.compile(r"^\s*" + re.escape(MARKER_PREFIX) + r"([A-Za-z]+-[A-Za-z]+)\s*$", re.MULTILINE)
 
@@ -64,6 +74,35 @@ def build_script(name: str) -> str:
     return f"{MARKER_PREFIX}{name}\n{prelude}\n{path.read_text(encoding='utf-8')}"
 
 
+def bootstrap_script() -> str:
+    """The fixed script every command line carries; comment lines are left out to keep it short."""
+    text = (PRIMITIVE_DIR / f"{_BOOTSTRAP_NAME}.ps1").read_text(encoding="utf-8")
+    body = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return "\n".join([BOOTSTRAP_MARKER, *body])
+
+
+def build_stdin(name: str, args: t.Mapping[str, t.Any] | None = None) -> bytes:
+    """What the bootstrap reads: the primitive's script, the separator line, its arguments."""
+    script = build_script(name)
+    if not script.isascii():
+        raise ValueError(f"primitive {name} is not pure ASCII; stdin's code page would change it")
+    return script.encode("ascii") + STDIN_SEPARATOR.encode("ascii") + encode_args(args or {})
+
+
+def split_stdin(stdin: bytes) -> tuple[str, bytes] | None:
+    """(script, argument bytes) of a bootstrap's stdin, or None when it has no separator line."""
+    text = stdin.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    script, sep, rest = text.partition(STDIN_SEPARATOR)
+    if not sep:
+        return None
+    return script, rest.encode("utf-8")
+
+
+def is_bootstrap(script: str) -> bool:
+    """Whether a decoded ``-EncodedCommand`` script is the collection's bootstrap."""
+    return BOOTSTRAP_MARKER in script
+
+
 def recognise(script: str) -> str | None:
     """Name of the primitive a decoded ``-EncodedCommand`` script carries, or None."""
     match = _MARKER_PATTERN.search(script)
@@ -71,8 +110,8 @@ def recognise(script: str) -> str | None:
 
 
 def encode_args(args: t.Mapping[str, t.Any]) -> bytes:
-    """Stdin payload for a primitive: one JSON object, UTF-8, newline-terminated."""
-    return (json.dumps(dict(args), separators=(",", ":"), sort_keys=True) + "\n").encode("utf-8")
+    """A primitive's arguments: one JSON object, ASCII (``\\uXXXX`` for the rest), newline-terminated."""
+    return (json.dumps(dict(args), separators=(",", ":"), sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
 
 
 def parse_output(name: str, rc: int, stdout: str, stderr: str) -> dict[str, t.Any]:
@@ -122,10 +161,13 @@ class WinHost:
 
     def run(self, name: str, args: t.Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
         """Run primitive ``name`` with ``args`` in one WinRM command and return its JSON result."""
-        script = build_script(name)
         shell = self._action._connection._shell
-        command = shell._encode_script(script, strict_mode=True, preserve_rc=False)
-        payload = encode_args(args or {})
+        command = shell._encode_script(bootstrap_script(), strict_mode=True, preserve_rc=False)
+        if len(command) > MAX_COMMAND_LINE:
+            raise PrimitiveError(
+                name, f"command line of {len(command)} characters is over cmd.exe's {MAX_COMMAND_LINE}", 1
+            )
+        payload = build_stdin(name, args)
         self.stats.commands += 1
         self.stats.bytes_sent += len(command) + len(payload)
         self.stats.by_primitive[name] = self.stats.by_primitive.get(name, 0) + 1

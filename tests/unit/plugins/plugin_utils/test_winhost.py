@@ -19,13 +19,14 @@ def test_script_carries_marker_prelude_and_body() -> None:
     assert _winhost.recognise(script) == "Get-HostInfo"
 
 
-def test_marker_survives_ansible_encoding() -> None:
+def test_bootstrap_marker_survives_ansible_encoding() -> None:
     from ansible.plugins.loader import shell_loader
 
     shell = shell_loader.get("powershell")
-    command = shell._encode_script(_winhost.build_script("Get-HostInfo"), strict_mode=True, preserve_rc=False)
+    command = shell._encode_script(_winhost.bootstrap_script(), strict_mode=True, preserve_rc=False)
     decoded = base64.b64decode(command.split()[-1]).decode("utf-16-le")
-    assert _winhost.recognise(decoded) == "Get-HostInfo"
+    assert _winhost.is_bootstrap(decoded)
+    assert _winhost.recognise(decoded) is None
 
 
 @pytest.mark.parametrize("name", ["Get-Nothing", "get-hostinfo", "_Prelude", "../x", "Get-HostInfo; rm"])
@@ -77,5 +78,8 @@ def test_winhost_counts_commands_and_bytes() -> None:
     assert host.run("Get-HostInfo", {"x": "a b"}) == {"computer_name": "PC1"}
     assert host.stats.commands == 1
     assert host.stats.bytes_sent == len(sent[0][0]) + len(sent[0][1])
-    assert json.loads(sent[0][1]) == {"x": "a b"}
+    parts = _winhost.split_stdin(sent[0][1])
+    assert parts is not None
+    assert _winhost.recognise(parts[0]) == "Get-HostInfo"
+    assert json.loads(parts[1]) == {"x": "a b"}
     assert "a b" not in sent[0][0]

@@ -1,0 +1,127 @@
+"""The lab refuses what cmd.exe refuses, and speaks the console's code page unless told UTF-8.
+
+Both are Windows facts the collection must live with: WinRS runs every command line through
+cmd.exe (8,191 characters at most, Microsoft KB 830473), and Windows PowerShell 5.1 writes stdout
+in the OEM code page unless ``[Console]::OutputEncoding`` is set.
+"""
+
+from __future__ import annotations
+
+import json
+import typing as t
+from collections.abc import Iterator
+
+import pytest
+import winrm
+from ansible.plugins.loader import shell_loader
+
+from lab.fleet import FleetHost, FleetThread
+from lab.testing import start_test_fleet
+from lab.winrm.commands import winhost
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetThread]:
+    ft = start_test_fleet(tmp_path_factory.mktemp("cmdline"), clients=2, servers=0, transport="basic")
+    try:
+        yield ft
+    finally:
+        ft.stop()
+
+
+def _run(fh: FleetHost, command: str, args: list[str], stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
+    p = winrm.Protocol(
+        f"http://{fh.address}:{fh.http_port}/wsman",
+        transport="basic",
+        username=fh.host.username,
+        password=fh.host.password,
+    )
+    shell = p.open_shell(codepage=65001)
+    try:
+        command_id = p.run_command(shell, command, args)
+        if stdin is not None:
+            p.send_command_input(shell, command_id, stdin, end=True)
+        out, err, rc = p.get_command_output(shell, command_id)
+        p.cleanup_command(shell, command_id)
+        return rc, out, err
+    finally:
+        p.close_shell(shell)
+
+
+def _encoded(script: str) -> tuple[str, list[str]]:
+    line = shell_loader.get("powershell")._encode_script(script, strict_mode=True, preserve_rc=False)
+    command, *args = line.split(" ")
+    return command, args
+
+
+def _control(fleet: FleetThread, name: str, behaviour: dict[str, t.Any]) -> None:
+    fleet.run_sync(lambda: fleet.fleet.hosts[name].host.apply_control({"behaviour": behaviour}))
+
+
+def test_command_line_over_8191_is_refused(fleet: FleetThread) -> None:
+    fh = fleet.fleet.hosts["client-0001"]
+    # "echo " plus padding: exactly 8,191 characters pass cmd.exe, one more does not.
+    rc, _out, err = _run(fh, "echo", ["x" * (8191 - len("echo "))])
+    assert b"too long" not in err
+    rc, out, err = _run(fh, "echo", ["x" * (8192 - len("echo "))])
+    assert (rc, out, err) == (1, b"", b"The command line is too long.\r\n")
+
+
+def test_a_primitive_sent_as_encoded_command_is_too_long(fleet: FleetThread) -> None:
+    fh = fleet.fleet.hosts["client-0001"]
+    command, args = _encoded(winhost.build_script("Save-PackageUrl"))
+    rc, _out, err = _run(fh, command, args, winhost.encode_args({}))
+    assert (rc, err) == (1, b"The command line is too long.\r\n")
+
+
+def test_the_bootstrap_runs_every_primitive_from_stdin(fleet: FleetThread) -> None:
+    fh = fleet.fleet.hosts["client-0001"]
+    command, args = _encoded(winhost.bootstrap_script())
+    rc, out, err = _run(fh, command, args, winhost.build_stdin("Get-HostInfo", {}))
+    assert rc == 0, err
+    assert winhost.parse_output("Get-HostInfo", rc, out.decode("utf-8"), err.decode())["computer_name"]
+
+
+def test_output_is_in_the_oem_code_page_unless_the_script_sets_utf8(fleet: FleetThread) -> None:
+    fh = fleet.fleet.hosts["client-0002"]
+    _control(fleet, "client-0002", {"oem_codepage": 850})
+    fleet.run_sync(lambda: fh.host.logon("J\u00fcrgen"))
+    # A primitive on the command line (short enough to fit) sets no output encoding: code page 850.
+    command, args = _encoded(winhost.build_script("Get-HostInfo"))
+    rc, raw, _err = _run(fh, command, args, winhost.encode_args({}))
+    assert rc == 0
+    assert "J\u00fcrgen".encode("cp850") in raw
+    assert "J\u00fcrgen".encode() not in raw
+    # Behind the bootstrap, UTF-8.
+    command, args = _encoded(winhost.bootstrap_script())
+    rc, raw, _err = _run(fh, command, args, winhost.build_stdin("Get-HostInfo", {}))
+    users = json.loads(raw.decode("utf-8"))["logged_on_users"]
+    assert any(u.endswith("\\J\u00fcrgen") for u in users)
+
+
+def test_constrained_language_gets_a_clear_refusal(fleet: FleetThread) -> None:
+    fh = fleet.fleet.hosts["client-0001"]
+    _control(fleet, "client-0001", {"language_mode": "ConstrainedLanguage"})
+    before = fleet.run_sync(lambda: fh.host.counters.get("primitive:Get-HostInfo", 0))
+    try:
+        command, args = _encoded(winhost.bootstrap_script())
+        rc, out, _err = _run(fh, command, args, winhost.build_stdin("Get-HostInfo", {}))
+        with pytest.raises(winhost.PrimitiveError, match="ConstrainedLanguage mode on this host"):
+            winhost.parse_output("Get-HostInfo", rc, out.decode(), "")
+        assert fleet.run_sync(lambda: fh.host.counters.get("primitive:Get-HostInfo", 0)) == before
+    finally:
+        _control(fleet, "client-0001", {"language_mode": "FullLanguage"})
+
+
+def test_a_bootstrap_without_the_language_check_meets_windows_own_error(fleet: FleetThread) -> None:
+    fh = fleet.fleet.hosts["client-0001"]
+    _control(fleet, "client-0001", {"language_mode": "ConstrainedLanguage"})
+    try:
+        unguarded = "\n".join(line for line in winhost.bootstrap_script().splitlines() if "LanguageMode" not in line)
+        command, args = _encoded(unguarded)
+        rc, _out, err = _run(fh, command, args, winhost.build_stdin("Get-HostInfo", {}))
+        assert rc == 1
+        assert b"Method invocation is supported only on core types in this language mode." in err
+    finally:
+        _control(fleet, "client-0001", {"language_mode": "FullLanguage"})
+
