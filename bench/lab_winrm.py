@@ -68,10 +68,11 @@ def _load(hosts: list[dict[str, t.Any]], scheme: str, ca: str, duration: float, 
     import winrm
 
     winhost = _winhost()
-    script = winhost.build_script("Get-HostInfo")
+    # What WinHost.run sends: the fixed bootstrap on the command line, the primitive on stdin.
+    script = winhost.bootstrap_script()
     encoded = base64.b64encode(script.encode("utf-16-le")).decode()
     args = ["-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Unrestricted", "-EncodedCommand", encoded]
-    stdin = winhost.encode_args({})
+    stdin = winhost.build_stdin("Get-HostInfo", {})
     rng = random.Random(seed)
     rng.shuffle(hosts)
     shells: dict[str, tuple[winrm.Protocol, str]] = {}
