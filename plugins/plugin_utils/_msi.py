@@ -185,15 +185,62 @@ class MsiInfo:
     payload: list[str] = field(default_factory=list)
 
 
-def read_msi(data: bytes) -> MsiInfo:
-    """Product facts and required payload files of an .msi given as bytes."""
-    import pymsi
+# A package is untrusted input and pymsi is a pre-release parser: these bounds make a hostile
+# file fail with a clear message before the parser allocates for it. Windows Installer itself
+# cannot open a package of 2 GB or more (its database is a compound file with 32-bit offsets);
+# real packages have a few dozen tables and metadata streams of kilobytes to a few megabytes.
+MAX_MSI_BYTES = 2 * 1024**3 - 1
+MAX_MSI_STREAMS = 10_000
+MAX_MSI_METADATA_STREAM_BYTES = 64 * 1024**2
 
+
+def _check_bounds(source: bytes | Path) -> None:
+    import olefile
+
+    size = len(source) if isinstance(source, bytes) else source.stat().st_size
+    if size > MAX_MSI_BYTES:
+        raise ValueError(f"not a Windows Installer package: {size:,} bytes, over the {MAX_MSI_BYTES:,} it can have")
     try:
-        package = pymsi.Package(io.BytesIO(data))
-        properties = {str(r["Property"]): str(r["Value"] or "") for r in package["Property"]}
+        ole = olefile.OleFileIO(io.BytesIO(source) if isinstance(source, bytes) else str(source))
     except Exception as exc:
         raise ValueError(f"not a Windows Installer package: {exc}") from exc
+    try:
+        streams = ole.listdir(streams=True, storages=False)
+        if len(streams) > MAX_MSI_STREAMS:
+            raise ValueError(f"not a Windows Installer package: {len(streams):,} streams, over {MAX_MSI_STREAMS:,}")
+        for entry in streams:
+            # Table and string-pool streams carry names that start with U+4840 (MSI's stream name
+            # encoding); embedded cabinets and binaries may be large, metadata may not.
+            name = entry[-1]
+            if name[:1] in ("\u4840", "\x05") and ole.get_size(entry) > MAX_MSI_METADATA_STREAM_BYTES:
+                raise ValueError(
+                    f"not a Windows Installer package: metadata stream of {ole.get_size(entry):,} bytes, "
+                    f"over {MAX_MSI_METADATA_STREAM_BYTES:,}"
+                )
+    finally:
+        ole.close()
+
+
+def read_msi(source: bytes | Path) -> MsiInfo:
+    """Product facts and required payload files of an .msi given as bytes or as a path.
+
+    A path is read by the parser as it goes, so a large package with embedded cabinets is never
+    held in memory whole.
+    """
+    import pymsi
+
+    _check_bounds(source)
+    try:
+        package = pymsi.Package(io.BytesIO(source) if isinstance(source, bytes) else Path(source))
+    except Exception as exc:
+        raise ValueError(f"not a Windows Installer package: {exc}") from exc
+    try:
+        properties = {str(r["Property"]): str(r["Value"] or "") for r in package["Property"]}
+        payload = _payload_files(package)
+    except Exception as exc:
+        raise ValueError(f"not a Windows Installer package: {exc}") from exc
+    finally:
+        package.close()
     return MsiInfo(
         product_code=properties.get("ProductCode", "").upper(),
         product_version=properties.get("ProductVersion", ""),
@@ -201,7 +248,7 @@ def read_msi(data: bytes) -> MsiInfo:
         product_name=properties.get("ProductName", ""),
         all_users=properties.get("ALLUSERS", ""),
         properties=properties,
-        payload=_payload_files(package),
+        payload=payload,
     )
 
 

@@ -40,6 +40,9 @@ BOOTSTRAP_MARKER = "# rollout.windows bootstrap"
 # fails with "The command line is too long." and exit code 1.
 MAX_COMMAND_LINE = 8191
 STDIN_SEPARATOR = "\n\0\0\0\0\n"
+# A host's answer is untrusted: more than this is refused before parsing. The largest honest
+# answer, Get-MsiProperty's table rows for a package of some thousand files, is under 2 MiB.
+MAX_RESULT_CHARS = 16 * 1024 * 1024
 PRIMITIVE_DIR = Path(__file__).resolve().parent / "primitives"
 _PRELUDE_NAME = "_Prelude"
 _BOOTSTRAP_NAME = "_Bootstrap"
@@ -121,13 +124,15 @@ def parse_output(name: str, rc: int, stdout: str, stderr: str) -> dict[str, t.An
     like ansible-core's module handling, only the last line that parses as a
     JSON object counts.
     """
+    if len(stdout) > MAX_RESULT_CHARS:
+        raise PrimitiveError(name, f"returned {len(stdout):,} characters, over the {MAX_RESULT_CHARS:,} accepted", rc)
     result: dict[str, t.Any] | None = None
     for raw_line in reversed(stdout.splitlines()):
         line = raw_line.strip()
         if line.startswith("{"):
             try:
                 candidate = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(candidate, dict):
                 result = candidate

@@ -214,3 +214,29 @@ def test_payload_read_here_and_on_the_host_agree(built_packages) -> None:
         r"payload\ExampleSuite.Core.dll",
         r"payload\manifest.xml",
     ]
+
+
+@pytest.mark.parametrize(
+    ("bound", "value", "message"),
+    [
+        ("MAX_MSI_BYTES", 1000, "bytes, over the 1,000 it can have"),
+        ("MAX_MSI_STREAMS", 3, "streams, over 3"),
+        ("MAX_MSI_METADATA_STREAM_BYTES", 64, "metadata stream of"),
+    ],
+)
+def test_a_package_over_a_bound_fails_before_the_parser_reads_it(
+    built_packages, monkeypatch: pytest.MonkeyPatch, bound: str, value: int, message: str
+) -> None:
+    # The bounds are far above any real package; lowered here, a real package stands in for a hostile one.
+    import pymsi
+
+    path = built_packages / "machine-9.3.0" / "ExampleOfficeSuite.msi"
+    monkeypatch.setattr(_msi, bound, value)
+    monkeypatch.setattr(pymsi, "Package", lambda *a, **k: pytest.fail("the parser ran"))
+    with pytest.raises(ValueError, match=message):
+        _msi.read_msi(path)
+
+
+def test_a_path_and_its_bytes_read_the_same(built_packages) -> None:
+    path = built_packages / "machine-9.3.0" / "ExampleOfficeSuite.msi"
+    assert _msi.read_msi(path) == _msi.read_msi(path.read_bytes())

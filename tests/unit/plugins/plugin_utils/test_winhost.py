@@ -83,3 +83,15 @@ def test_winhost_counts_commands_and_bytes() -> None:
     assert _winhost.recognise(parts[0]) == "Get-HostInfo"
     assert json.loads(parts[1]) == {"x": "a b"}
     assert "a b" not in sent[0][0]
+
+
+def test_an_oversized_answer_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_winhost, "MAX_RESULT_CHARS", 100)
+    with pytest.raises(_winhost.PrimitiveError, match="over the 100 accepted"):
+        _winhost.parse_output("Get-HostInfo", 0, '{"a": "' + "x" * 200 + '"}', "")
+
+
+def test_a_deeply_nested_answer_is_no_result_not_a_crash() -> None:
+    hostile = "{" + '"a":[' * 100_000 + "]" * 100_000 + "}"
+    with pytest.raises(_winhost.PrimitiveError, match="returned no JSON result"):
+        _winhost.parse_output("Get-HostInfo", 0, hostile, "")
