@@ -10,6 +10,16 @@ import sys
 from pathlib import Path
 
 from lab.fleet import ADDRESS_MODES, TRANSPORTS, Fleet, FleetConfig
+from lab.winrm.limits import WinRMLimits
+
+# Each WinRM quota as a flag; defaults are Windows' own (lab/winrm/limits.py names the sources).
+_LIMIT_FLAGS = {
+    "max_envelope_size_kb": ("--winrm-max-envelope-kb", "MaxEnvelopeSizekb: largest request envelope (KB)"),
+    "max_shells_per_user": ("--winrm-max-shells-per-user", "MaxShellsPerUser"),
+    "max_concurrent_operations_per_user": ("--winrm-max-operations-per-user", "MaxConcurrentOperationsPerUser"),
+    "idle_timeout_ms": ("--winrm-idle-timeout-ms", "winrs IdleTimeout (simulated milliseconds)"),
+    "max_timeout_ms": ("--winrm-max-timeout-ms", "MaxTimeoutms: longest Receive wait (real milliseconds)"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend-packages", type=Path, default=Path(".tmp/lab-msi"), help="built test packages it lists as releases"
     )
     serve.add_argument("--backend-download-url", help="base URL of release files (default: the backend serves them)")
+    defaults = WinRMLimits()
+    for key, (flag, text) in _LIMIT_FLAGS.items():
+        default = getattr(defaults, key)
+        serve.add_argument(flag, dest=key, type=int, default=default, help=f"{text}; Windows default {default}")
     serve.add_argument("-v", "--verbose", action="store_true")
     return parser
 
@@ -101,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             backend_port=args.backend_port,
             backend_packages=args.backend_packages,
             backend_download_url=args.backend_download_url,
+            winrm_limits=WinRMLimits(**{key: getattr(args, key) for key in _LIMIT_FLAGS}),
         )
     except ValueError as exc:
         print(f"lab: {exc}", file=sys.stderr)

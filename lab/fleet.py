@@ -27,6 +27,7 @@ import yaml
 
 from lab.tls import LabCA
 from lab.winrm.auth import NtlmUserFiles
+from lab.winrm.limits import WinRMLimits
 from lab.winrm.server import HostServer
 
 if t.TYPE_CHECKING:
@@ -70,6 +71,8 @@ class FleetConfig:
     backend_download_url: str | None = None  # base URL of release files; None: the backend serves them itself
     # A directory served read-only over HTTPS (lab/downloads.py) as `lab_download_url`; None: no server.
     downloads_dir: Path | None = None
+    # The WinRM quotas every host enforces (lab/winrm/limits.py): Windows' defaults unless a test lowers one.
+    winrm_limits: WinRMLimits = field(default_factory=WinRMLimits)
 
     def __post_init__(self) -> None:
         self.state_dir = Path(self.state_dir).absolute()
@@ -300,6 +303,8 @@ class Fleet:
                 https_port=https_port,
                 ssl_context=ctx,
                 ntlm_user_file=str(ntlm_files.path(host.name)),
+                limits=cfg.winrm_limits,
+                clock=self.clock,
             )
             self.hosts[host.name] = FleetHost(host, i, address, http_port, https_port, self._transport_for(i), server)
             await server.start()

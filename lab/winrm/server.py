@@ -24,15 +24,14 @@ from lab.winrm.auth import (
 )
 from lab.winrm.commands import Outcome, execute
 from lab.winrm.http import BadRequest, Request, Response, read_request
+from lab.winrm.limits import WinRMLimits
 
 if t.TYPE_CHECKING:
+    from lab.clock import Clock
     from lab.host import Host
 
 log = logging.getLogger(__name__)
 SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8"
-# Real WinRM caps a Receive long-poll at the client's OperationTimeout; cap it lower so a lab
-# client that asks for hours still notices a dropped host or a cancelled test.
-MAX_RECEIVE_WAIT = 60.0
 _CHALLENGE_HEADERS = [
     ("WWW-Authenticate", "Negotiate"),
     ("WWW-Authenticate", "NTLM"),
@@ -56,7 +55,12 @@ class Shell:
     id: str
     boot_id: int
     user: str
+    last_used: float  # lab clock (simulated seconds) of the last request on the shell
     commands: dict[str, Command] = field(default_factory=dict)
+    # Operations the shell holds against MaxConcurrentOperationsPerUser: itself and every command it ever
+    # started. WinRS releases a command's operation only with its shell (pywinrm#124; ansible-core 2.19's
+    # winrm plugin: "WinRS does not decrement the operation count for commands").
+    operations: int = 1
 
 
 class _Dropped(Exception):
@@ -83,8 +87,17 @@ class HostServer:
         https_port: int | None,
         ssl_context: ssl.SSLContext | None,
         ntlm_user_file: str,
+        limits: WinRMLimits | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.host = host
+        self.limits = limits or WinRMLimits()
+        if clock is None:
+            from lab.clock import Clock
+
+            clock = Clock()
+        # Idle timeouts run on the fleet's clock, like every other time the host sees.
+        self.clock = clock
         self.address = address
         self.http_port = http_port
         self.https_port = https_port
@@ -212,6 +225,13 @@ class HostServer:
         if not body:
             # pywinrm's empty POST that establishes the NTLM context for message encryption.
             return Response(200, b"")
+        if len(body) > self.limits.max_envelope_bytes:
+            # MaxEnvelopeSizekb also bounds request packets (MS-WSMV 2.2.4.10). Windows answers HTTP 413 without
+            # a SOAP fault: pywinrm raises WinRMTransportError "Code 413" (ansible.windows#391, #620), and
+            # Windows' own client reports 0x80338111 ERROR_WSMAN_HTTP_REQUEST_TOO_LARGE_STATUS
+            # (AutomatedLab#1147, SharePointDsc#670).
+            self._count("envelope_too_large")
+            return Response(413, b"")
         status, reply = await self._wsman(body, user)
         if encrypted and conn.ntlm is not None:
             return Response(status, conn.ntlm.encrypt(reply), content_type=ENCRYPTED_CONTENT_TYPE)
@@ -258,6 +278,7 @@ class HostServer:
             req = wsman.parse_request(body)
             relates = req.message_id
             action = req.action
+            self._expire_shells()
             if action == wsman.TRANSFER + "Create":
                 return 200, self._create(req, user)
             if action == wsman.TRANSFER + "Delete":
@@ -280,19 +301,36 @@ class HostServer:
             return fault.status, wsman.fault_envelope(relates, fault, self.host.name)
 
     def _create(self, req: wsman.WSManRequest, user: str) -> bytes:
+        mine = [s for s in self.shells.values() if s.user.lower() == user.lower()]
+        if len(mine) >= self.limits.max_shells_per_user:
+            self._count("quota_shells")
+            raise wsman.shell_quota_fault(self.limits.max_shells_per_user)
+        self._check_operations(user)
         shell_id = str(uuid.uuid4()).upper()
-        self.shells[shell_id] = Shell(shell_id, self.host.boot_id, user)
+        self.shells[shell_id] = Shell(shell_id, self.host.boot_id, user, self.clock.monotonic())
         return wsman.shell_created(req.message_id, shell_id, self.address)
+
+    def _check_operations(self, user: str) -> None:
+        held = sum(s.operations for s in self.shells.values() if s.user.lower() == user.lower())
+        if held >= self.limits.max_concurrent_operations_per_user:
+            self._count("quota_operations")
+            raise wsman.operation_quota_fault(self.limits.max_concurrent_operations_per_user)
+
+    def _expire_shells(self) -> None:
+        """Delete shells Windows would no longer have: made before a reboot, or idle past IdleTimeout."""
+        now = self.clock.monotonic()
+        idle = self.limits.idle_timeout_seconds
+        for shell in list(self.shells.values()):
+            if shell.boot_id != self.host.boot_id or now - shell.last_used > idle:
+                self._discard_shell(shell)
+                del self.shells[shell.id]
+                self._count("shells_expired")
 
     def _shell(self, req: wsman.WSManRequest) -> Shell:
         shell = self.shells.get(req.shell_id or "")
         if shell is None:
             raise wsman.shell_not_found(req.shell_id)
-        if shell.boot_id != self.host.boot_id:
-            # The host rebooted since the shell was made: like Windows, the shell is gone.
-            self._discard_shell(shell)
-            self.shells.pop(shell.id, None)
-            raise wsman.shell_not_found(req.shell_id)
+        shell.last_used = self.clock.monotonic()
         return shell
 
     def _discard_shell(self, shell: Shell) -> None:
@@ -308,6 +346,8 @@ class HostServer:
             raise wsman.WSManFault(wsman.CODE_BAD_REQUEST, "w:InvalidMessage", "Command without rsp:CommandLine", 400)
         command = (line.findtext("rsp:Command", "", wsman.NS) or "").strip()
         arguments = [(a.text or "") for a in line.iterfind("rsp:Arguments", wsman.NS)]
+        self._check_operations(shell.user)
+        shell.operations += 1
         command_id = str(uuid.uuid4()).upper()
         shell.commands[command_id] = Command(command_id, command, arguments, user)
         self._count("commands")
@@ -352,8 +392,12 @@ class HostServer:
         command = self._find_command(shell, desired)
         # A command without stdin (raw commands) starts at its first Receive, like a process whose stdin is empty.
         task = self._start(command)
-        timeout = min(req.operation_timeout, MAX_RECEIVE_WAIT)
+        # A larger OperationTimeout is not refused: Windows waits MaxTimeoutms instead (MS-WSMV 3.1.4.1.6). Real
+        # seconds, not the lab clock: it is what keeps a Receive inside the client's HTTP read timeout.
+        timeout = min(req.operation_timeout, self.limits.max_timeout_seconds)
         done, _ = await asyncio.wait({task}, timeout=timeout)
+        # A shell is not idle while a Receive waits on it.
+        shell.last_used = self.clock.monotonic()
         if not done:
             raise wsman.operation_timeout_fault()
         if task.cancelled():

@@ -32,6 +32,11 @@ CODE_SHELL_NOT_FOUND = 2150858843
 CODE_INVALID_SELECTORS = 2150858813
 CODE_ACTION_NOT_SUPPORTED = 2150858783
 CODE_BAD_REQUEST = 2150859002
+# Quota faults, ERROR_WSMAN_QUOTA_* of wsmerror.h (as PowerShell's CimCmdlets copy them): MAX_SHELLS 0x803381A5,
+# MAX_OPERATIONS 0x803381A6.
+CODE_QUOTA_MAX_SHELLS = 2150859173
+CODE_QUOTA_MAX_OPERATIONS = 2150859174
+WMI_ERROR_NS = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/MSFT_WmiError"
 
 _DURATION = re.compile(r"^P(?:T(?:(?P<h>[\d.]+)H)?(?:(?P<m>[\d.]+)M)?(?:(?P<s>[\d.]+)S)?)?$")
 
@@ -51,12 +56,29 @@ def parse_duration(text: str | None, default: float) -> float:
 class WSManFault(Exception):
     """A request the lab answers with a SOAP fault (HTTP 500 like real WinRM)."""
 
-    def __init__(self, code: int, subcode: str, message: str, status: int = 500) -> None:
+    def __init__(
+        self,
+        code: int,
+        subcode: str,
+        message: str,
+        status: int = 500,
+        *,
+        reason: str | None = None,
+        sender: bool | None = None,
+        wmi_error: bool = False,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.subcode = subcode
         self.message = message
         self.status = status
+        # Windows' s:Reason can be shorter than the detail's message (the shell quota fault).
+        self.reason = reason if reason is not None else message
+        # s:Sender or s:Receiver; by default from the status, like the lab always did.
+        self.sender = sender if sender is not None else status < 500
+        # Some quota faults carry an MSFT_WmiError detail instead of f:WSManFault; pywinrm reads its
+        # error_Code as wmierror_code and ansible-core's winrm plugin keys its shell re-creation on it.
+        self.wmi_error = wmi_error
 
 
 @dataclass(slots=True)
@@ -127,12 +149,34 @@ def envelope(action: str, relates_to: str, body: str, extra_header: str = "") ->
 
 
 def fault_envelope(relates_to: str, fault: WSManFault, machine: str) -> bytes:
-    code = "s:Receiver" if fault.status >= 500 else "s:Sender"
+    code = "s:Sender" if fault.sender else "s:Receiver"
+    if fault.wmi_error:
+        # The MSFT_WmiError detail as in winrm-fs#15 (HRESULT 0x803381a6, CIMStatusCode 27) and pywinrm's tests.
+        detail = (
+            f'<p:MSFT_WmiError xmlns:p="{WMI_ERROR_NS}" '
+            'xmlns:b="http://schemas.dmtf.org/wbem/wsman/1/cimbinding.xsd" '
+            'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            'xmlns:cim="http://schemas.dmtf.org/wbem/wscim/1/common" '
+            'b:IsCIM_Error="true" xsi:type="p:MSFT_WmiError_Type">'
+            '<p:CIMStatusCode xsi:type="cim:cimUnsignedInt">27</p:CIMStatusCode>'
+            f'<p:Message xsi:type="cim:cimString">{escape(fault.message)}</p:Message>'
+            f'<p:MessageID xsi:type="cim:cimString">HRESULT 0x{fault.code:08x}</p:MessageID>'
+            '<p:error_Category xsi:type="cim:cimUnsignedInt">30</p:error_Category>'
+            f'<p:error_Code xsi:type="cim:cimUnsignedInt">{fault.code}</p:error_Code>'
+            '<p:error_Type xsi:type="cim:cimString">HRESULT</p:error_Type>'
+            '<p:error_WindowsErrorMessage xsi:type="cim:cimString">'
+            f"{escape(fault.message)}</p:error_WindowsErrorMessage>"
+            "</p:MSFT_WmiError>"
+        )
+    else:
+        detail = (
+            f'<f:WSManFault xmlns:f="{NS["f"]}" Code="{fault.code}" Machine="{escape(machine)}">'
+            f"<f:Message>{escape(fault.message)}</f:Message></f:WSManFault>"
+        )
     body = (
         f"<s:Fault><s:Code><s:Value>{code}</s:Value><s:Subcode><s:Value>{escape(fault.subcode)}</s:Value></s:Subcode>"
-        f'</s:Code><s:Reason><s:Text xml:lang="en-US">{escape(fault.message)}</s:Text></s:Reason><s:Detail>'
-        f'<f:WSManFault xmlns:f="{NS["f"]}" Code="{fault.code}" Machine="{escape(machine)}">'
-        f"<f:Message>{escape(fault.message)}</f:Message></f:WSManFault></s:Detail></s:Fault>"
+        f'</s:Code><s:Reason><s:Text xml:lang="en-US">{escape(fault.reason)}</s:Text></s:Reason><s:Detail>'
+        f"{detail}</s:Detail></s:Fault>"
     )
     return envelope("http://schemas.dmtf.org/wbem/wsman/1/wsman/fault", relates_to, body)
 
@@ -146,12 +190,48 @@ def operation_timeout_fault() -> WSManFault:
 
 
 def shell_not_found(shell_id: str | None) -> WSManFault:
+    # Windows' text as quoted in WinRb/WinRM#146, #196 and #273 (the trailing space is Windows').
     return WSManFault(
         CODE_SHELL_NOT_FOUND,
         "w:InvalidSelectors",
         f"The request for the Windows Remote Shell with ShellId {shell_id} failed because the shell was not found on "
         "the server. Possible causes are: the specified ShellId is incorrect or the shell no longer exists on the "
-        "server.",
+        "server. Provide the correct ShellId or create a new shell and retry the operation. ",
+    )
+
+
+def shell_quota_fault(limit: int) -> WSManFault:
+    """MaxShellsPerUser exceeded: a wsman:QuotaLimit fault on Create (MS-WSMV 3.1.4.5.2.1).
+
+    Texts and code as a Windows server sends them: WinRb/WinRM's spec fixture of a real reply
+    (s:Sender, w:QuotaLimit, Code 2150859173) and the f:Message quoted in test-kitchen#656,
+    dmitry-zaets/vagrantfile-windows-iis-mssql#9 and CrowdStrike/falcon-orchestrator#20.
+    """
+    return WSManFault(
+        CODE_QUOTA_MAX_SHELLS,
+        "w:QuotaLimit",
+        f"The WS-Management service cannot process the request. This user is allowed a maximum number of {limit} "
+        "concurrent shells, which has been exceeded. Close existing shells or raise the quota for this user. ",
+        reason="The WS-Management service cannot process the request. The maximum number of concurrent shells for "
+        "this user has been exceeded. Close existing shells or raise the quota for this user.",
+        sender=True,
+    )
+
+
+def operation_quota_fault(limit: int) -> WSManFault:
+    """MaxConcurrentOperationsPerUser exceeded, as an MSFT_WmiError (HRESULT 0x803381A6).
+
+    Message as quoted in pywinrm#124, masterzen/winrm#129 and WinRb/winrm-fs#15 (the last shows the
+    MSFT_WmiError form that ansible-core 2.19's winrm plugin checks for, then re-creates its shell).
+    """
+    return WSManFault(
+        CODE_QUOTA_MAX_OPERATIONS,
+        "w:InternalError",
+        f"The WS-Management service cannot process the request. This user is allowed a maximum number of {limit} "
+        "concurrent operations, which has been exceeded. Close existing operations for this user, or raise the "
+        "quota for this user. ",
+        sender=False,
+        wmi_error=True,
     )
 
 
