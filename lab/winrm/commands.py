@@ -42,7 +42,8 @@ TOO_LONG = b"The command line is too long.\r\n"
 # Setting [Console]::OutputEncoding to UTF-8 is what switches Windows PowerShell 5.1 away from
 # the console's OEM code page (ansible-core's exec wrapper does the same).
 _SETS_UTF8_OUTPUT = re.compile(r"\[Console\]::OutputEncoding\s*=\s*New-Object\b[^\n]*UTF8Encoding", re.IGNORECASE)
-# about_Language_Modes: in ConstrainedLanguage, calling a method or setting a property of a type
+# about_Language_Modes (and ansible/ansible #41534, which quotes it from a real host): in
+# ConstrainedLanguage, calling a method or setting a property of a type
 # outside the allowed core types fails with these texts.
 CLM_METHOD_ERROR = "Cannot invoke method. Method invocation is supported only on core types in this language mode."
 _LANGUAGE_CHECK = re.compile(r"\$ExecutionContext\.SessionState\.LanguageMode", re.IGNORECASE)
