@@ -84,6 +84,12 @@ def main(argv: list[str]) -> int:
     for path in paths:
         limit = MAX_LINES if "primitives" in path.parts else None
         problems.extend(check_source(path.read_text(encoding="utf-8-sig"), str(path), limit))
+    if not argv:
+        # The transport guards (tools/ps_transport.py) read the bootstrap and prelude as a pair.
+        sys.path.insert(0, str(root))
+        from tools.ps_transport import check_primitive_dir
+
+        problems.extend(check_primitive_dir(root / "plugins" / "plugin_utils" / "primitives"))
     for problem in problems:
         print(problem)
     print(f"ps-parse: {len(paths)} scripts, {len(problems)} problems")
