@@ -312,12 +312,21 @@ def payload_from_tables(word_count: int, tables: t.Mapping[str, t.Sequence[t.Map
     return sorted(set(needed), key=str.lower)
 
 
+def sha256_file(path: Path, chunk: int = 1024 * 1024) -> str:
+    """SHA-256 of a file read in chunks: a package folder may hold gigabytes of cabinets."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while block := stream.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def scan_package_folder(folder: Path, msi_name: str) -> list[PackageFile]:
     """Every file of a controller-side package folder (the .msi first), with hashes for the host cache."""
     files: list[PackageFile] = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         relative = path.relative_to(folder)
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = sha256_file(path)
         files.append(PackageFile("\\".join(relative.parts), path.stat().st_size, digest))
     files.sort(key=lambda f: (f.relpath.lower() != msi_name.lower(), f.relpath.lower()))
     return files
