@@ -57,6 +57,7 @@ lint: setup
 
 ps-parse: setup
 	$(BIN)/python tools/ps_parse.py
+	$(BIN)/python tools/cs_compile.py
 
 ## CHANGELOG.md from every fragment in changelogs/fragments (kept until release).
 changelog: setup

@@ -187,6 +187,58 @@ async def _file(api: ControlServer, request: Request, params: dict[str, str]) ->
     }
 
 
+@route("GET", "/hosts/(?P<name>[^/]+)/security")
+async def _security(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    """Owner, protection and DACL of a file or folder (of a junction itself), SIDs throughout."""
+    fh = api.host(params["name"])
+    path = (urllib.parse.parse_qs(request.path.partition("?")[2]).get("path") or [""])[0]
+    if not path:
+        raise ApiError(400, "query parameter 'path' is required")
+    try:
+        return {"path": path, **fh.host.files.security(path)}
+    except FileNotFoundError as exc:
+        raise ApiError(404, f"no such file or directory on {fh.name}: {path}") from exc
+
+
+@route("POST", "/hosts/(?P<name>[^/]+)/as-user")
+async def _as_user(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    """What a standard user (or the WinRM administrator) can do to the file system, checked against the ACLs:
+    ``action`` write (``text``), mkdir, junction (``target``) or remove of ``path``; 403 where Windows says
+    "Access to the path '...' is denied."."""
+    import base64
+
+    from lab.host.filesystem import admin_principal, user_principal
+
+    fh = api.host(params["name"])
+    body = _body(request)
+    user, action, path = _field(body, "user"), _field(body, "action"), _field(body, "path")
+    # The WinRM account acts as an elevated administrator (what earlier collection versions did unchecked).
+    if user.lower() == fh.host.username.lower():
+        principal = admin_principal(fh.host.sid_of(user))
+    elif user.lower() in {u.lower() for u in fh.host.users}:
+        principal = user_principal(fh.host.sid_of(user))
+    else:
+        raise ApiError(400, f"{user} is not a user of {fh.name}")
+    files = fh.host.files
+    try:
+        if action == "write":
+            data = base64.b64decode(body["base64"]) if "base64" in body else str(body.get("text", "")).encode()
+            files.write_bytes(path, data, principal=principal)
+        elif action == "mkdir":
+            files.mkdir(path, parents=False, principal=principal)
+        elif action == "junction":
+            files.make_junction(path, _field(body, "target"), principal=principal)
+        elif action == "remove":
+            files.remove(path, recurse=True, principal=principal)
+        else:
+            raise ApiError(400, "action must be one of write, mkdir, junction, remove")
+    except PermissionError as exc:
+        raise ApiError(403, exc.strerror or str(exc)) from exc
+    except OSError as exc:
+        raise ApiError(409, exc.strerror or str(exc)) from exc
+    return {"path": path, "action": action, "user": user}
+
+
 @route("POST", "/hosts/(?P<name>[^/]+)/logon")
 async def _logon(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
     fh = api.host(params["name"])
@@ -316,6 +368,14 @@ class ControlClient:
     def file(self, name: str, path: str) -> dict[str, t.Any]:
         """Size and hashes of a file on a host (or a directory listing)."""
         return self.request("GET", f"/hosts/{name}/file?path={urllib.parse.quote(path)}")
+
+    def security(self, name: str, path: str) -> dict[str, t.Any]:
+        """Owner SID, protection, DACL (and junction target) of a file or folder on a host."""
+        return self.request("GET", f"/hosts/{name}/security?path={urllib.parse.quote(path)}")
+
+    def as_user(self, name: str, user: str, action: str, path: str, **fields: t.Any) -> dict[str, t.Any]:
+        """Act on a host's files as a standard user (write, mkdir, junction, remove), ACLs enforced."""
+        return self.request("POST", f"/hosts/{name}/as-user", {"user": user, "action": action, "path": path, **fields})
 
     def logon(self, name: str, user: str) -> dict[str, t.Any]:
         return self.request("POST", f"/hosts/{name}/logon", {"user": user})

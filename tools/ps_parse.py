@@ -11,6 +11,7 @@ leaving out tool and test leftovers). Exit 1 when any file has a problem.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -63,11 +64,49 @@ def check_source(source: str, path: str = "<string>", max_lines: int | None = No
             problems.append(Problem(path, line, column, f"{_PS7_PARAMETERS[text.lower()]} needs PowerShell 7"))
         elif node.type == "command_name" and text.lower() in _FORBIDDEN_COMMANDS:
             problems.append(Problem(path, line, column, "Invoke-Expression is not allowed: pass data, not code"))
+        elif node.type == "command" and _command_name(node) in _GET_CONTENT:
+            problems.append(Problem(path, line, column, _GET_CONTENT_MSG))
+        elif node.type == "cast_expression" and _signed_cast_of_unsigned(node):
+            problems.append(Problem(path, line, column, _UNSIGNED_MSG.format(text.split("]")[0] + "]")))
     if max_lines is not None:
         count = len(source.splitlines())
         if count > max_lines:
             problems.append(Problem(path, 1, 1, f"{count} lines: keep a primitive under {max_lines} lines"))
     return problems
+
+
+# Windows PowerShell 5.1 gives every line Get-Content returns PSPath/PSParentPath/PSChildName/
+# PSDrive/PSProvider note properties; ConvertTo-Json -Depth 10 (Write-RwResult) walks PSProvider and
+# hangs (PowerShell/PowerShell#6388, ansible.windows#373). A [string] cast does not reliably drop
+# them (PowerShell keeps instance members of a wrapped object keyed by the object itself), so no
+# Get-Content at all: lines come from .NET, as Read-RwLogTail (_Tail.ps1) reads them.
+_GET_CONTENT = {"get-content", "gc", "cat", "type"}
+_GET_CONTENT_MSG = (
+    "no Get-Content: 5.1 gives its lines PSPath/PSProvider note properties that ConvertTo-Json walks and "
+    "hangs on (PowerShell/PowerShell#6388), and a cast does not reliably drop them; use Read-RwLogTail "
+    "(_Tail.ps1) or [IO.File]"
+)
+# Properties that are uint32 on Windows: MSFT_TaskDynamicInfo.LastTaskResult (HRESULTs of failed
+# launches are 0x8xxxxxxx) and Win32_Process/CIM exit codes. A cast to a signed 32-bit (or smaller)
+# type throws "Value was either too large or too small for an Int32" from 0x80000000 on.
+_UNSIGNED_PROPERTIES = re.compile(r"\.\s*(LastTaskResult|ExitCode)\s*\)*\s*$", re.IGNORECASE)
+_SIGNED_SMALL = {"int", "int32", "system.int32", "int16", "system.int16", "short", "sbyte", "byte"}
+_UNSIGNED_MSG = "{} cast of an unsigned task/CIM result (uint32) overflows from 0x80000000 on: use [int64] or [uint32]"
+
+
+def _command_name(command: Node) -> str:
+    name = next((c for c in command.children if c.type == "command_name"), None)
+    return name.text.decode("utf-8", "replace").lower() if name is not None and name.text else ""
+
+
+def _signed_cast_of_unsigned(cast: Node) -> bool:
+    kind = next((c for c in cast.children if c.type == "type_literal"), None)
+    operand = next((c for c in cast.children if c.type == "unary_expression"), None)
+    if kind is None or operand is None or not kind.text or not operand.text:
+        return False
+    if kind.text.decode("utf-8", "replace").strip("[] ").lower() not in _SIGNED_SMALL:
+        return False
+    return bool(_UNSIGNED_PROPERTIES.search(operand.text.decode("utf-8", "replace")))
 
 
 def find_scripts(root: Path) -> Iterable[Path]:

@@ -115,9 +115,44 @@ def check_ascii(source: str, path: str) -> list[Problem]:
     return []
 
 
+_RW_COMMAND = re.compile(r"^[A-Z][a-z]+-Rw[A-Za-z]+$")
+
+
+def check_functions_defined(script: str, path: str) -> list[Problem]:
+    """Every ``Verb-RwNoun`` a built primitive calls is defined in it (prelude or a shared script it uses).
+
+    The lab runs its own Python for each primitive, so a missing ``# rollout.windows uses:`` line would
+    pass every lab test and fail on Windows with "The term ... is not recognized".
+    """
+    tree = _PARSER.parse(script.encode("utf-8"))
+    defined = {
+        (c.text or b"").decode().lower()
+        for node in _walk(tree.root_node)
+        if node.type == "function_statement"
+        for c in node.children
+        if c.type == "function_name"
+    }
+    missing = sorted({name for name in _called_commands(tree.root_node) if _RW_COMMAND.match(name)})
+    return [
+        Problem(path, 1, 1, f"calls {name}, which neither the prelude nor a shared script on its uses-line defines")
+        for name in missing
+        if name.lower() not in defined
+    ]
+
+
+def _walk(node: Node) -> Iterator[Node]:
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
 def check_primitive_dir(directory: Path) -> list[Problem]:
     """Every guard above over the shipped primitives folder."""
+    from lab.winrm.commands import winhost
+
     problems: list[Problem] = []
+    for name in winhost.primitive_names():
+        problems.extend(check_functions_defined(winhost.build_script(name), str(directory / f"{name}.ps1")))
     for script in sorted(directory.glob("*.ps1")):
         problems.extend(check_ascii(script.read_text(encoding="utf-8"), str(script)))
     bootstrap = directory / "_Bootstrap.ps1"

@@ -13,6 +13,8 @@ missing=()
 command -v wixl >/dev/null || missing+=(wixl)
 command -v msiinfo >/dev/null || missing+=(msitools)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+# mcs compiles the primitives' Add-Type C# sources (tools/cs_compile.py, make ps-parse).
+command -v mcs >/dev/null || missing+=(mono-mcs)
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         echo "setup: installing Debian packages: ${missing[*]}"

@@ -102,8 +102,14 @@ class Host:
         self.sessions: dict[int, dict[str, Any]] = {}
         self.processes: dict[int, dict[str, Any]] = {}
         self.tasks: dict[str, dict[str, Any]] = {}
+        # Per principal (lower-case user): the HRESULT a task launch fails with instead of running its
+        # action, e.g. 0x8007052E (HRESULT_FROM_WIN32(ERROR_LOGON_FAILURE), "The user name or password is
+        # incorrect.") or 0x800710E0 (ERROR_REQUEST_REFUSED, "The operator or administrator has refused
+        # the request."); Task Scheduler reports it as the task's LastTaskResult, a uint32 (winerror.h).
+        self.task_launch_failures: dict[str, int] = {}
         self.products: dict[tuple[str, str], dict[str, Any]] = {}
         self.msiexec_running = False
+        self.msiexec_pid: int | None = None  # the msiexec that holds the mutex, while one does
         self.msiexec_history: list[dict[str, Any]] = []
         self.messages: list[dict[str, Any]] = []
         self._pending_close: dict[str, float] = {}
@@ -117,6 +123,10 @@ class Host:
             self.cluster = cluster if cluster is not None else Cluster()
             self.server = self.cluster.join(name)
         self.registry = Registry(self._sids)
+        # A user's hive is loaded while the user has a session; the WinRM account's profile is loaded for its commands.
+        self.registry.hive_loaded = lambda sid: (
+            sid in {self.sid_of(self.username).upper()} | {s["sid"].upper() for s in self.sessions.values()}
+        )
         self.files = FileSystem(blobs, clock.now)
         self._base_image()
         self._initial_desktop()
@@ -253,8 +263,14 @@ class Host:
                         del self.processes[proc["pid"]]
 
     # -- sessions and processes ----------------------------------------------------------------------------
-    def logon(self, user: str) -> dict[str, Any]:
-        """Interactive logon: a session (id >= 1) with explorer.exe; returns the existing one if already on."""
+    def logon(self, user: str, shell: str = "explorer") -> dict[str, Any]:
+        """Interactive logon: a session (id >= 1) with its shell; returns the existing one if already on.
+
+        ``shell="remoteapp"``: a RemoteApp session, which runs rdpinit.exe and rdpshell.exe and never
+        explorer.exe (the published programs run in it under the user's account).
+        """
+        if shell not in ("explorer", "remoteapp"):
+            raise ValueError(f"shell must be explorer or remoteapp, got {shell!r}")
         self.settle()
         existing = next((s for s in self.sessions.values() if s["user"].lower() == user.lower()), None)
         if existing is not None:
@@ -272,7 +288,8 @@ class Host:
             "logon_time": self.clock.now().isoformat(),
         }
         self.sessions[session_id] = session
-        self.start_process(user, "explorer.exe")
+        for image in ("explorer.exe",) if shell == "explorer" else ("rdpinit.exe", "rdpshell.exe"):
+            self.start_process(user, image)
         return session
 
     def logoff(self, user: str) -> None:
@@ -392,7 +409,7 @@ class Host:
         job = asyncio.ensure_future(self.run_task(name, path))
         self._background.add(job)
         job.add_done_callback(self._background_done)
-        task["state"] = "Running"
+        task["state"], task["last_result"] = "Running", 267009  # SCHED_S_TASK_RUNNING
         return task
 
     async def run_task(self, name: str, path: str = "\\") -> dict[str, Any]:
@@ -402,10 +419,15 @@ class Host:
         if task is None:
             raise KeyError(f"no scheduled task {path}{name}")
         task["state"], task["last_run"] = "Running", self.clock.now().isoformat()
+        # While it runs, Task Scheduler shows SCHED_S_TASK_RUNNING (0x41301) as its last result.
+        task["last_result"] = 267009
         exe = task["action"]["exe"].replace("/", "\\").rsplit("\\", 1)[-1].lower()
         boot = self.boot_id
+        failure = self.task_launch_failures.get(str(task["principal"]).lower())
         try:
-            if exe == "msiexec.exe":
+            if failure is not None:
+                task["last_result"] = failure
+            elif exe == "msiexec.exe":
                 result = await self.msiexec(task["action"]["arguments"], task["principal"])
                 task["last_result"] = result.rc
             else:
@@ -469,6 +491,11 @@ class Host:
             self._go_offline(self.faults.drop_downtime)
             raise HostDropped(f"{self.name} dropped the connection during {name}")
         return await invoke()
+
+    def keep_running(self, task: asyncio.Task[Any]) -> None:
+        """Let work a primitive stopped waiting for go on, as a process on Windows would."""
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
 
     def _background_done(self, task: asyncio.Task[Any]) -> None:
         self._background.discard(task)

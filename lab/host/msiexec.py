@@ -51,6 +51,11 @@ if TYPE_CHECKING:
 MACHINE_SID = "S-1-5-18"
 UNINSTALL = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall"
 USERDATA = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Installer\UserData"
+# RegisterProduct maps every product to its UpgradeCode here, per-user ones too, besides the per-context
+# UpgradeCodes key that PublishProduct writes (HKLM\SOFTWARE\Classes\Installer or the user's own hive).
+# Wine's msi conformance test test_register_product (dlls/msi/tests/action.c), which passes on Windows,
+# finds this key after a per-user and after a per-machine install.
+ALL_UPGRADE_CODES = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Installer\UpgradeCodes"
 _PROPERTY = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)=(.*)$", re.DOTALL)
 _GUID = re.compile(r"^\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}$")
 MESSAGES = {
@@ -346,6 +351,7 @@ def register_product(host: Host, product: dict[str, Any]) -> None:
     reg.set_value(published, "Assignment", 1 if product["scope"] == "machine" else 0, "REG_DWORD")
     if upgrade:
         reg.set_value(upgrade, packed, "")
+        reg.set_value(f"HKLM\\{ALL_UPGRADE_CODES}\\{pack_guid(uc)}", packed, "")
     for entry in product["registry"]:
         reg.set_value(entry["key"], entry["name"], entry["data"], entry["type"])
 
@@ -364,10 +370,14 @@ def unregister_product(host: Host, product: dict[str, Any]) -> None:
         reg.delete_key(f"HKU\\{sid}\\Software\\Microsoft\\Installer\\Products\\{packed}", recurse=True)
         upgrade = f"HKU\\{sid}\\Software\\Microsoft\\Installer\\UpgradeCodes\\{pack_guid(uc)}" if uc else None
     reg.delete_key(f"HKLM\\{USERDATA}\\{sid}\\Products\\{packed}", recurse=True)
-    if upgrade:
-        reg.delete_value(upgrade, packed)
-        if not reg.values(upgrade):
-            reg.delete_key(upgrade, recurse=True)
+    # The machine-wide map keeps a product code while another context (user) still has that product.
+    still = any(p is not product and p["product_code"].upper() == pc.upper() for p in host.products.values())
+    shared = f"HKLM\\{ALL_UPGRADE_CODES}\\{pack_guid(uc)}" if uc else None
+    for key in (upgrade, None if still else shared):
+        if key and reg.key_exists(key):
+            reg.delete_value(key, packed)
+            if not reg.values(key):
+                reg.delete_key(key, recurse=True)
     for entry in product["registry"]:
         reg.delete_value(entry["key"], entry["name"])
     for path in product["files"]:
@@ -390,6 +400,8 @@ class Msiexec:
         self.user = user
         self.pid = host.next_pid()
         self.log = _Log(host, self.pid)
+        # What Restart Manager did about files in use (recorded in msiexec_history for tests to see).
+        self.files_in_use: dict[str, Any] = {}
 
     def _finish(self, rc: int, inv: Invocation | None, started: float, **extra: Any) -> MsiexecResult:
         log = self.log
@@ -408,6 +420,7 @@ class Msiexec:
                 "argv": self.argv,
                 "rc": rc,
                 "duration": round(duration, 3),
+                **self.files_in_use,
             }
         )
         return result
@@ -447,11 +460,14 @@ class Msiexec:
             )
             return self._finish(1618, inv, started)
         host.msiexec_running = True
+        host.msiexec_pid = self.pid
         boot = host.boot_id
         try:
-            if inv.action == "install":
-                return await self._install(inv, started, boot)
-            return await self._uninstall(inv, started, boot)
+            # msiexec runs with its user's profile, so that user's hive (HKCU) is loaded meanwhile.
+            with host.registry.loaded(host.sid_of(self.user)):
+                if inv.action == "install":
+                    return await self._install(inv, started, boot)
+                return await self._uninstall(inv, started, boot)
         finally:
             if host.boot_id == boot:
                 host.msiexec_running = False
@@ -559,10 +575,13 @@ class Msiexec:
                 return self._fail(
                     inv, started, pkg, f"Error 1311. Source file not found (cabinet): {folder}\\{f.cabinet}."
                 )
+        at_reboot = self._restart_manager(inv, to_remove)
         await self._work(boot)
         outcome = self._outcome()
         if outcome == 1603:
             return self._fail(inv, started, pkg, "Error 1722. There is a problem with this Windows Installer package.")
+        if at_reboot and outcome == 0:
+            outcome = 3010
         for old in to_remove:
             log.add(f"Doing action: RemoveExistingProducts: removing {old['product_code']} ({old['version']})")
             unregister_product(host, old)
@@ -575,6 +594,56 @@ class Msiexec:
         )
         rc = self._success_code(inv, outcome)
         return self._finish(rc, inv, started, product_code=product["product_code"], reboot=rc == 1641)
+
+    def _restart_manager(self, inv: Invocation, replaced: list[dict[str, Any]]) -> bool:
+        """Files of installed products that Office holds open: shut Office down, or replace them at reboot.
+
+        Windows Installer 4.0+ asks Restart Manager which processes hold files it replaces or removes.
+        Without MSIRESTARTMANAGERCONTROL=Disable or DisableShutdown, and with no dialog to ask a user in
+        (quiet or basic UI), it has Restart Manager shut them down: in every session, without asking, and
+        their unsaved work is gone. With either value it falls back to the FilesInUse behaviour, which a
+        quiet run answers by scheduling the files for replacement at the next restart (3010).
+        (learn.microsoft.com/windows/win32/msi/msirestartmanagercontrol; "Using Windows Installer with
+        Restart Manager"; MsiRMFilesInUse Dialog: the dialog is shown only with the full UI.)
+        Modelled simply: an Office application in any session holds the files of every installed product
+        with files (add-ins load into all of them); the DisableAutomaticApplicationShutdown policy is not modelled.
+        Returns whether files are replaced at the next restart.
+        """
+        from lab.host.host import OFFICE_APPLICATIONS  # circular at import time only
+
+        host, log = self.host, self.log
+        if not any(p.get("files") for p in replaced):
+            return False
+        holders = [dict(p) for p in host.list_processes() if p["name"].upper() in OFFICE_APPLICATIONS]
+        if not holders:
+            return False
+        held = next(f for p in replaced for f in p.get("files") or [])
+        for proc in holders:
+            log.add(
+                f"RESTART MANAGER: Detected that application with id {proc['pid']}, friendly name "
+                f"'{proc['name']}', of type RmMainWindow and status 1 holds file[s] in use."
+            )
+        control = inv.properties.get("MSIRESTARTMANAGERCONTROL", "")
+        if control in ("Disable", "DisableShutdown") or inv.ui not in ("quiet", "qb", "qb-", "qb!", "qb!-", "passive"):
+            for proc in holders:
+                log.add(
+                    f"Info 1603. The file {held} is being held in use by the following process: "
+                    f"Name: {proc['name']}, Id: {proc['pid']}, Window Title: '(not determined yet)'. Close that "
+                    "application and retry."
+                )
+            self.files_in_use = {"files_in_use": holders, "replaced_at_reboot": True, "closed_by_restart_manager": []}
+            return True
+        log.add("RESTART MANAGER: Shutting down all applications in the service's session that held files in use.")
+        closed = []
+        for proc in holders:
+            with contextlib.suppress(ProcessLookupError):
+                host.stop_process(proc["pid"])
+            closed.append({**proc, "unsaved_work_lost": True})
+        log.add(
+            "RESTART MANAGER: Successfully shut down all applications in the service's session that held files in use."
+        )
+        self.files_in_use = {"files_in_use": holders, "replaced_at_reboot": False, "closed_by_restart_manager": closed}
+        return False
 
     def _success_code(self, inv: Invocation, outcome: int) -> int:
         if outcome != 3010:
@@ -654,10 +723,13 @@ class Msiexec:
         if product is None:
             log.add(f"Product: {code} -- {MESSAGES[1605]}", "c")
             return self._finish(1605, inv, started)
+        at_reboot = self._restart_manager(inv, [product])
         await self._work(boot)
         outcome = self._outcome()
         if outcome == 1603:
             return self._fail(inv, started, None, "Error 1722. There is a problem with this Windows Installer package.")
+        if at_reboot and outcome == 0:
+            outcome = 3010
         unregister_product(host, product)
         log.add(f"Product: {product['name']} -- Removal completed successfully.")
         log.add(

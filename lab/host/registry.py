@@ -7,6 +7,8 @@ few dictionaries, not a copy of a real SOFTWARE hive.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +73,13 @@ class Registry:
     def __init__(self, user_sid: dict[str, str] | None = None) -> None:
         self._hives: dict[str, RegKey] = {"HKLM": RegKey("HKLM"), "HKU": RegKey("HKU")}
         self.user_sid = user_sid if user_sid is not None else {}
+        # Which user hives (HKU\<SID>) are loaded; None: all of them. Windows mounts a user's NTUSER.DAT under
+        # HKEY_USERS while the user is logged on or a process runs with the profile loaded, and unmounts it
+        # afterwards (LoadUserProfile / UnloadUserProfile, learn.microsoft.com/windows/win32/api/userenv/);
+        # scripts that need another user's settings "reg load" the hive first. The data stays in the
+        # profile; reads of an unloaded hive find no key.
+        self.hive_loaded: Callable[[str], bool] | None = None
+        self._held: dict[str, int] = {}
 
     def _resolve(self, path: str, view: int, user: str | None) -> list[str]:
         """Path -> list of components starting with the real hive, HKCU/HKCR and WOW64 redirection applied."""
@@ -100,7 +109,32 @@ class Registry:
             rest = [rest[0], "WOW6432Node", *rest[1:]]
         return [hive, *rest]
 
+    def is_hive_loaded(self, sid: str) -> bool:
+        """Whether ``HKU\\<sid>`` (or ``<sid>_Classes``) is visible; system hives (.DEFAULT, S-1-5-18) always are."""
+        base = sid.upper().removesuffix("_CLASSES")
+        known = {s.upper() for s in self.user_sid.values()}
+        if self.hive_loaded is None or base not in known or self._held.get(base):
+            return True
+        return self.hive_loaded(base)
+
+    @contextlib.contextmanager
+    def loaded(self, sid: str) -> Iterator[None]:
+        """Keep a user's hive loaded meanwhile, as for a process running with that user's profile."""
+        base = sid.upper()
+        self._held[base] = self._held.get(base, 0) + 1
+        try:
+            yield
+        finally:
+            self._held[base] -= 1
+
+    def _visible(self, parts: list[str]) -> bool:
+        return not (parts[0] == "HKU" and len(parts) > 1) or self.is_hive_loaded(parts[1])
+
     def _walk(self, parts: list[str], create: bool) -> RegKey | None:
+        # Only reads see hives as loaded or not: the lab's own model code (msiexec, a first logon) writes the
+        # profile's hive file whether or not it is loaded at that moment.
+        if not create and not self._visible(parts):
+            return None
         key = self._hives[parts[0]]
         for part in parts[1:]:
             child = key.subkeys.get(part.lower())
@@ -143,10 +177,14 @@ class Registry:
         return {v.name: v for v in key.values.values()}
 
     def subkeys(self, path: str, view: int = 64, user: str | None = None) -> list[str]:
-        key = self._walk(self._resolve(path, view, user), create=False)
+        parts = self._resolve(path, view, user)
+        key = self._walk(parts, create=False)
         if key is None:
             raise FileNotFoundError(f"registry key not found: {path}")
-        return sorted((k.name for k in key.subkeys.values()), key=str.lower)
+        names = [k.name for k in key.subkeys.values()]
+        if parts == ["HKU"]:
+            names = [n for n in names if self.is_hive_loaded(n)]
+        return sorted(names, key=str.lower)
 
     def delete_value(self, path: str, name: str, view: int = 64, user: str | None = None) -> bool:
         key = self._walk(self._resolve(path, view, user), create=False)

@@ -1,13 +1,94 @@
-"""Get-FileState: existence, size and SHA-256 of given paths (the controller's content-addressed cache)."""
+"""Get-FileState and Initialize-PackageCache (the controller's content-addressed cache), and the lab side of
+``_Acl.ps1`` (:func:`protect_folder`, :func:`clear_folder`), which the primitives that run msiexec elevated or
+write where it runs share."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str_list, primitive
+from lab.host import filesystem as fs
+from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str, arg_str_list, primitive
 
 if TYPE_CHECKING:
     from lab.host.host import Host
+
+_TRUSTED_OWNERS = (fs.SYSTEM, fs.ADMINISTRATORS, fs.TRUSTED_INSTALLER)
+
+
+def wanted_aces(read: tuple[str, ...] = (), modify: tuple[str, ...] = ()) -> list[fs.Ace]:
+    """What Protect-RwFolder writes: FileSystemAccessRule(sid, right, 'ContainerInherit, ObjectInherit', 'None',
+    'Allow'); .NET adds Synchronize to every allow rule, which FullControl, Modify and ReadAndExecute hold."""
+    grants = [(fs.SYSTEM, fs.FULL_CONTROL), (fs.ADMINISTRATORS, fs.FULL_CONTROL)]
+    grants += [(sid, fs.READ_AND_EXECUTE) for sid in read] + [(sid, fs.MODIFY) for sid in modify]
+    return [fs.Ace(sid, mask, fs.OI | fs.CI) for sid, mask in grants]
+
+
+def _key(owner: str, protected: bool, aces: list[fs.Ace]) -> tuple[Any, ...]:
+    # Get-RwAclKey: owner, protection and every rule, inherited ones included, in any order.
+    return owner, protected, sorted(aces)
+
+
+def protect_folder(
+    host: Host,
+    ctx: PrimitiveContext,
+    path: str,
+    *,
+    read: tuple[str, ...] = (),
+    modify: tuple[str, ...] = (),
+    check_only: bool = False,
+) -> tuple[str, list[str]]:
+    """Protect-RwFolder: ('ok' | 'created' | 'reset', names removed); PrimitiveFailure with the PowerShell's
+    message otherwise. A wrong folder is removed and made anew (never SetAccessControl, which would follow a
+    junction made after the check), so nothing a user planted in it survives."""
+    files = host.files
+    try:
+        full = fs.canonical(path).rstrip("\\")
+    except ValueError as exc:
+        raise PrimitiveFailure(str(exc)) from exc
+    parent = full.rpartition("\\")[0]
+    if len(parent) > 2 and not files.exists(parent):
+        files.mkdir(parent)
+    walk = full
+    while True:
+        if files.is_reparse_point(walk):
+            raise PrimitiveFailure(
+                f"refusing {full}: {walk} is a junction or symbolic link; an elevated process must not write through it"
+            )
+        if files.exists(walk):
+            owner = files.security(walk)["owner"]
+            if walk != full and owner not in _TRUSTED_OWNERS:
+                raise PrimitiveFailure(
+                    f"refusing {full}: {walk} is owned by {owner}, who could replace what is below it; "
+                    "remove it as an administrator"
+                )
+        if len(walk) <= 3:
+            break
+        walk = walk.rpartition("\\")[0]
+        walk = walk + "\\" if len(walk) == 2 else walk
+    want = wanted_aces(read, modify)
+    state, removed = "created", []
+    if files.exists(full):
+        sec = files.security(full)
+        aces = [fs.Ace(**a) for a in sec["aces"]]  # type: ignore[arg-type]
+        if _key(str(sec["owner"]), bool(sec["protected"]), aces) == _key(fs.ADMINISTRATORS, True, want):
+            return "ok", []
+        if check_only:
+            raise PrimitiveFailure(
+                f"refusing {full}: its owner or ACL changed since it was checked "
+                "(others than administrators may write to it)"
+            )
+        state, removed = "reset", files.listdir(full)
+        try:
+            files.remove(full, recurse=True, principal=fs.admin_principal(host.sid_of(ctx.user)))
+        except PermissionError as exc:
+            raise PrimitiveFailure(
+                f"{full} lets others than administrators write to it and cannot be removed ({exc.strerror}); "
+                "remove it as an administrator and run again"
+            ) from exc
+    # [IO.Directory]::CreateDirectory(path, security): created with its ACL in one call.
+    files.mkdir(full, parents=False)
+    files.set_security(full, owner=fs.ADMINISTRATORS, aces=want, protected=True)
+    return state, removed
 
 
 @primitive("Get-FileState")
@@ -40,6 +121,14 @@ async def initialize_package_cache(host: Host, args: dict[str, Any], ctx: Primit
     entries = args.get("files") or []
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise PrimitiveFailure("argument files must be a list of {path, sha256}")
+    cache = arg_str(args, "cache_dir", required=False) or root.replace("/", "\\").rstrip("\\").rpartition("\\")[0]
+    try:
+        inside = fs.canonical(root).lower().startswith(fs.canonical(cache).rstrip("\\").lower() + "\\")
+    except ValueError as exc:
+        raise PrimitiveFailure(str(exc)) from exc
+    if not inside:
+        raise PrimitiveFailure(f"directory {root} is not inside the package cache {cache}")
+    acl, removed = protect_folder(host, ctx, cache, read=(fs.USERS,))
     try:
         directory = host.files.mkdir(root, parents=True)
     except (OSError, ValueError) as exc:
@@ -56,4 +145,5 @@ async def initialize_package_cache(host: Host, args: dict[str, Any], ctx: Primit
             raise PrimitiveFailure(f"cannot prepare {path}: {exc}") from exc
         if not same:
             stale.append(rel)
-    return {"directory": directory, "stale": stale}
+    cache_dir = host.files.canonical(cache).rstrip("\\")
+    return {"directory": directory, "stale": stale, "cache_dir": cache_dir, "acl": acl, "removed": removed}

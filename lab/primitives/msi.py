@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from typing import TYPE_CHECKING, Any
 
 import pymsi
 
+from lab.host import filesystem as fs
 from lab.host.msiexec import split_command_line
 from lab.host.msipackage import MSI_CACHE, MsiParseError
 from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str, primitive
+from lab.primitives.files import protect_folder
 
 if TYPE_CHECKING:
     from lab.host.host import Host
@@ -86,14 +89,42 @@ async def invoke_msiexec(host: Host, args: dict[str, Any], ctx: PrimitiveContext
     assert command_line is not None
     arguments = split_command_line(command_line)
     log_path = arg_str(args, "log_path", required=False) or log_path_of(arguments)
+    log_acl: str | None = None
+    removed: list[str] = []
     if log_path:
-        # As the PowerShell primitive does: msiexec answers 1622 when the log folder is missing.
-        host.files.mkdir(host.files.canonical(log_path).rsplit("\\", 1)[0], parents=True)
+        # As the PowerShell primitive does (Protect-RwFolder, _Acl.ps1): msiexec answers 1622 when the log
+        # folder is missing, and it runs elevated, so the folder gets an administrators-only ACL first.
+        log_dir = fs.canonical(log_path).rsplit("\\", 1)[0]
+        log_acl, removed = protect_folder(host, ctx, log_dir)
+        if host.files.exists(log_path):
+            host.files.remove(log_path, recurse=True)
+    package_dir = arg_str(args, "package_dir", required=False)
+    if package_dir:
+        protect_folder(host, ctx, package_dir, read=(fs.USERS,), check_only=True)
     started = host.clock.monotonic()
-    result = await host.msiexec(arguments, ctx.user)
+    timeout = float(args.get("timeout_seconds") or 3600)
+    # As Process.WaitForExit(ms) in the primitive: on the host's clock, and a run still going on is left
+    # to finish (host.msiexec_running keeps its mutex, so the next msiexec gets 1618 meanwhile).
+    run = asyncio.ensure_future(host.msiexec(arguments, ctx.user))
+    waited = asyncio.ensure_future(host.clock.sleep(timeout))
+    done, _pending = await asyncio.wait({run, waited}, return_when=asyncio.FIRST_COMPLETED)
+    if run not in done:
+        host.keep_running(run)
+        return {
+            "rc": None,
+            "running": True,
+            "pid": host.msiexec_pid,
+            "log_path": log_path,
+            "log_acl": log_acl,
+            "removed": removed,
+        }
+    waited.cancel()
+    result = run.result()
     return {
         "rc": result.rc,
         "log_path": log_path,
+        "log_acl": log_acl,
+        "removed": removed,
         "log_tail": log_tail(host, log_path),
         "duration": round(host.clock.monotonic() - started, 3),
     }

@@ -1,7 +1,10 @@
 """Get-InstalledProduct: Windows Installer products per machine and per user, read from the registry.
 
 It reads exactly what the PowerShell reads: ``Installer\\UserData\\<SID>\\Products\\<packed>\\InstallProperties``
-(S-1-5-18 is the per-machine context) and the UpgradeCodes keys that map products back to their UpgradeCode.
+(S-1-5-18 is the per-machine context) and the UpgradeCodes keys that map products back to their UpgradeCode:
+the machine-wide one RegisterProduct writes for every context, the per-machine one and those of the user hives
+that are loaded. A per-user product whose user is not logged on has no loaded hive, so when no key names it
+the UpgradeCode comes from its cached package (InstallProperties\\LocalPackage), read like Get-MsiProperty.
 """
 
 from __future__ import annotations
@@ -9,7 +12,8 @@ from __future__ import annotations
 import fnmatch
 from typing import TYPE_CHECKING, Any
 
-from lab.host.msiexec import MACHINE_SID, USERDATA
+from lab.host.msiexec import ALL_UPGRADE_CODES, MACHINE_SID, USERDATA
+from lab.host.msipackage import MSI_CACHE, MsiParseError
 from lab.host.registry import pack_guid, unpack_guid
 from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str, primitive
 
@@ -20,7 +24,7 @@ if TYPE_CHECKING:
 def _upgrade_map(host: Host) -> dict[str, str]:
     """Packed ProductCode -> UpgradeCode from the machine's and every loaded user hive's UpgradeCodes keys."""
     reg = host.registry
-    roots = [r"HKLM\SOFTWARE\Classes\Installer\UpgradeCodes"]
+    roots = [f"HKLM\\{ALL_UPGRADE_CODES}", r"HKLM\SOFTWARE\Classes\Installer\UpgradeCodes"]
     roots += [rf"HKU\{sid}\Software\Microsoft\Installer\UpgradeCodes" for sid in reg.subkeys("HKU")]
     out: dict[str, str] = {}
     for root in roots:
@@ -66,7 +70,7 @@ async def get_installed_product(host: Host, args: dict[str, Any], ctx: Primitive
             name = values.get("displayname")
             entry = {
                 "product_code": product_code,
-                "upgrade_code": upgrades.get(packed.upper()),
+                "upgrade_code": upgrades.get(packed.upper()) or _package_upgrade_code(host, values.get("localpackage")),
                 "name": name,
                 "version": values.get("displayversion"),
                 "publisher": values.get("publisher"),
@@ -85,6 +89,17 @@ async def get_installed_product(host: Host, args: dict[str, Any], ctx: Primitive
                 continue
             products.append(entry)
     return {"products": products}
+
+
+def _package_upgrade_code(host: Host, path: Any) -> str | None:
+    """The Property table's UpgradeCode of a cached package; None when it is gone or unreadable (COM throws)."""
+    if not isinstance(path, str) or not host.files.is_file(path):
+        return None
+    try:
+        code = MSI_CACHE.get(host.files.read_bytes(path), host.files.sha256(path)).upgrade_code
+    except (OSError, ValueError, MsiParseError):
+        return None
+    return code.upper() if code else None
 
 
 def _account(host: Host, sid: str) -> str | None:

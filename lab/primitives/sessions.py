@@ -3,11 +3,12 @@ given processes (Stop-SessionProcess)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str_list, primitive
-from lab.primitives.hostinfo import dotnet_o
+from lab.primitives.hostinfo import dotnet_o, interactive_users
 
 if TYPE_CHECKING:
     from lab.host.host import Host
@@ -17,10 +18,12 @@ if TYPE_CHECKING:
 async def get_session_process(host: Host, args: dict[str, Any], ctx: PrimitiveContext) -> dict[str, Any]:
     names = arg_str_list(args, "names", required=False)
     domain = host.env(ctx.user)["COMPUTERNAME"]
-    sessions = [
-        {"id": s["id"], "user": f"{domain}\\{s['user']}", "state": s["state"]}
-        for s in sorted(host.sessions.values(), key=lambda s: s["id"])
-    ]
+    # A session is found through the user account owning processes in it, as the PowerShell side does,
+    # so a RemoteApp session without explorer.exe is listed; the first owner by PID names it.
+    sessions: list[dict[str, Any]] = []
+    for session_id, user in interactive_users(host):
+        if all(s["id"] != session_id for s in sessions):
+            sessions.append({"id": session_id, "user": f"{domain}\\{user}", "state": "Active"})
     processes = [
         {
             "pid": p["pid"],
@@ -64,6 +67,12 @@ async def send_session_message(host: Host, args: dict[str, Any], ctx: PrimitiveC
     return {"sessions": sessions}
 
 
+# Stop-Process's error for a process it may not open (ProcessCommandException; PowerShell 5.1 quotes with double
+# quotes, e.g. 'Cannot stop process "wsmprovhost (197448)" because of the following error: Access is denied' in
+# microsoft/AL-Go#602). Process names lose their .exe there, as ProcessName does.
+_CANNOT_STOP = 'Cannot stop process "{name} ({pid})" because of the following error: Access is denied'
+
+
 @primitive("Stop-SessionProcess")
 async def stop_session_process(host: Host, args: dict[str, Any], ctx: PrimitiveContext) -> dict[str, Any]:
     targets = args.get("processes") or []
@@ -87,6 +96,11 @@ async def stop_session_process(host: Host, args: dict[str, Any], ctx: PrimitiveC
                 entry["status"] = "unverified"
             elif dotnet_o(datetime.fromisoformat(proc["start_time"])) != start:
                 entry["status"] = "recycled"
+            elif proc.get("protected"):
+                # A process the WinRM account may not terminate (a protected process, or one whose DACL
+                # shuts administrators out): Stop-Process writes this error and only that entry fails.
+                entry["status"] = "failed"
+                entry["error"] = _CANNOT_STOP.format(name=re.sub(r"(?i)\.exe$", "", proc["name"]), pid=pid)
             else:
                 host.stop_process(pid)
                 entry["status"] = "stopped"

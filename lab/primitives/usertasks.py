@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from lab.host import filesystem as fs
 from lab.host.msiexec import split_command_line
 from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str, arg_str_list, primitive
+from lab.primitives.files import protect_folder
+from lab.primitives.hostinfo import interactive_users
 from lab.primitives.msi import log_path_of, log_tail
 
 if TYPE_CHECKING:
@@ -38,7 +41,9 @@ def resolve_account(host: Host, name: str) -> str | None:
 
 
 def _session_of(host: Host, user: str) -> dict[str, Any] | None:
-    return next((s for s in sorted(host.sessions.values(), key=lambda s: s["id"]) if s["user"] == user), None)
+    """The first session the user owns processes in, as Get-InstallUser finds it (explorer.exe or not)."""
+    session_id = next((sid for sid, owner in interactive_users(host) if owner.lower() == user.lower()), None)
+    return None if session_id is None else {"id": session_id, "user": user, "sid": host.sid_of(user)}
 
 
 @primitive("Get-InstallUser")
@@ -60,14 +65,13 @@ async def get_install_user(host: Host, args: dict[str, Any], ctx: PrimitiveConte
             entry.update(account=f"{computer}\\{account}", sid=sid, session_id=session["id"] if session else None)
         users.append(entry)
     if args.get("logged_on"):
-        for session in sorted(host.sessions.values(), key=lambda s: s["id"]):
-            if session["sid"] in seen:
+        for session_id, user in interactive_users(host):
+            sid = host.sid_of(user)
+            if sid in seen:
                 continue
-            seen.add(session["sid"])
-            account = f"{computer}\\{session['user']}"
-            users.append(
-                {"name": account, "account": account, "sid": session["sid"], "session_id": session["id"], "error": None}
-            )
+            seen.add(sid)
+            account = f"{computer}\\{user}"
+            users.append({"name": account, "account": account, "sid": sid, "session_id": session_id, "error": None})
     active_setup = None
     component = arg_str(args, "active_setup", required=False)
     if component and host.registry.key_exists(f"{ACTIVE_SETUP}\\{component}"):
@@ -98,15 +102,27 @@ async def register_user_install_task(host: Host, args: dict[str, Any], ctx: Prim
         # What Register-ScheduledTask says for a principal that does not exist.
         raise PrimitiveFailure("No mapping between account names and security IDs was done.")
     log_path = arg_str(args, "log_path", required=False) or log_path_of(arguments)
-    if log_path:
-        host.files.mkdir(host.files.canonical(log_path).rsplit("\\", 1)[0], parents=True)
+    log_acl: str | None = None
+    removed: list[str] = []
+    if arg_str(args, "log_path", required=False):
+        # As Register-UserInstallTask.ps1: the log folder stays administrators-only, the user's own folder in
+        # it is that user's to modify (and SYSTEM's and Administrators').
+        user_dir = fs.canonical(log_path).rsplit("\\", 1)[0]
+        protect_folder(host, ctx, user_dir.rsplit("\\", 1)[0])
+        log_acl, removed = protect_folder(host, ctx, user_dir, modify=(arg_str(args, "user_sid") or "",))
     trigger = {"type": "demand"}
     host.register_task(name, user=account, trigger=trigger, exe="msiexec.exe", arguments=arguments, path=path)
     # An interactive-only task does not start for a user without a session: it stays "has not run".
     if _session_of(host, account) is not None:
         host.start_task(name, path)
     task = host.tasks[(path.rstrip("\\") + "\\" + name).lower()]
-    return {"task_name": name, "task_path": task["path"], "state": task["state"]}
+    return {
+        "task_name": name,
+        "task_path": task["path"],
+        "state": task["state"],
+        "log_acl": log_acl,
+        "removed": removed,
+    }
 
 
 @primitive("Wait-UserInstallTask")
@@ -116,24 +132,40 @@ async def wait_user_install_task(host: Host, args: dict[str, Any], ctx: Primitiv
     assert name is not None
     assert path is not None
     log_path = arg_str(args, "log_path", required=False)
+    user_sid = arg_str(args, "user_sid", required=False)
     wait = args.get("wait_seconds") or 0
     if isinstance(wait, bool) or not isinstance(wait, int | float):
         raise PrimitiveFailure("argument wait_seconds must be a number")
     deadline = host.clock.monotonic() + max(0, min(MAX_WAIT_SECONDS, int(wait)))
     key = (path.rstrip("\\") + "\\" + name).lower()
+    logged_off = False
     while True:
         task = host.tasks.get(key)
         if task is None:
             raise PrimitiveFailure(f"no scheduled task {path}{name}")
-        running = task["state"] == "Running" or task["last_result"] in NOT_ENDED
-        if not running or host.clock.monotonic() >= deadline:
+        # MSFT_TaskDynamicInfo.LastTaskResult is a uint32: HRESULTs come back as 0x8xxxxxxx, never negative.
+        result = task["last_result"] & 0xFFFFFFFF
+        running = task["state"] == "Running" or result in NOT_ENDED
+        # A task that runs only when its user is logged on never starts once the user's session is gone.
+        if running and task["state"] != "Running" and user_sid:
+            logged_off = all(host.sid_of(owner).upper() != user_sid.upper() for _, owner in interactive_users(host))
+        if logged_off or not running or host.clock.monotonic() >= deadline:
             break
         await host.clock.sleep(1.0)
-    if running:
-        return {"finished": False, "state": task["state"], "rc": None, "log_tail": []}
-    tail = log_tail(host, log_path)
+    if running and not logged_off:
+        return {"finished": False, "state": task["state"], "rc": None, "task_result": result, "log_tail": []}
+    tail = [] if logged_off else log_tail(host, log_path)
     host.unregister_task(name, path)
-    return {"finished": True, "state": "Removed", "rc": task["last_result"], "log_tail": tail}
+    if logged_off:
+        return {
+            "finished": False,
+            "state": "UserLoggedOff",
+            "removed": "Removed",
+            "rc": None,
+            "task_result": result,
+            "log_tail": [],
+        }
+    return {"finished": True, "state": "Removed", "rc": result, "task_result": result, "log_tail": tail}
 
 
 @primitive("Set-ActiveSetup")

@@ -11,8 +11,9 @@ import time
 import typing as t
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from ansible_collections.rollout.windows.plugins.plugin_utils import _msi, _retry
+from ansible_collections.rollout.windows.plugins.plugin_utils import _answers, _msi, _retry
 from ansible_collections.rollout.windows.plugins.plugin_utils._action import WinHostAction
 from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import PrimitiveError, WinHost
 
@@ -27,6 +28,8 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "src": {"type": "path"},
     "path": {"type": "str"},
     "url": {"type": "str"},
+    "proxy": {"type": "str"},
+    "proxy_use_default_credentials": {"type": "bool", "default": False},
     "checksum": {"type": "str"},
     "product_code": {"type": "str"},
     "upgrade_code": {"type": "str"},
@@ -35,13 +38,17 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "transforms": {"type": "list", "elements": "str", "default": []},
     "allow_downgrade": {"type": "bool", "default": False},
     "busy_timeout": {"type": "int", "default": 600},
+    # How long one msiexec may run before the task stops waiting for it (it is never killed).
+    "msiexec_timeout": {"type": "int", "default": 3600},
     "cache_dir": {"type": "str", "default": "C:\\ProgramData\\rollout.windows\\cache"},
     "log_dir": {"type": "str", "default": "C:\\ProgramData\\rollout.windows\\logs"},
+    # Whether a silent msiexec may shut down applications holding the package's files (_msi.RESTART_MANAGER).
+    "restart_manager": {"type": "str", "choices": list(_msi.RESTART_MANAGER), "default": "disable"},
 }
 MUTUALLY_EXCLUSIVE = [["src", "path", "url"]]
 REQUIRED_IF = [["state", "present", ["src", "path", "url"], True]]
 # A download is only as trustworthy as its checksum, and a checksum checks nothing else.
-REQUIRED_BY = {"url": ["checksum"], "checksum": ["url"]}
+REQUIRED_BY = {"url": ["checksum"], "checksum": ["url"], "proxy": ["url"]}
 
 # Windows Installer codes that are not failures for the task's goal.
 _NOT_INSTALLED = 1605
@@ -57,6 +64,27 @@ _STUB_UNSAFE = re.compile(r"[%\r\n\x00]")
 # server that never stops sending cannot fill the disk.
 DOWNLOAD_TIMEOUT = 3600
 DOWNLOAD_MAX_BYTES = 8 * 1024**3
+# Said with every run that let Restart Manager close applications: the user whose work was lost asks.
+_RM_ENABLED_WARNING = (
+    "restart_manager=enable: msiexec {action} was allowed to shut down the applications holding the package's "
+    "files, in every user's session and without asking; unsaved work in them is lost"
+)
+
+
+def _check_proxy(proxy: str) -> None:
+    """A proxy is ``http(s)://host[:port]``: no path, and no credentials (the URL is logged and returned)."""
+    parts = urlsplit(proxy)
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError("proxy has an invalid port") from exc
+    # The value is not echoed: it may hold a password.
+    if "@" in parts.netloc:
+        raise ValueError("proxy must not hold credentials: use proxy_use_default_credentials")
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("proxy must be an http:// or https:// URL with a host name")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or port == 0:
+        raise ValueError("proxy must be http(s)://host[:port] alone, without a path")
 
 
 class Package(t.NamedTuple):
@@ -107,10 +135,29 @@ class ActionModule(WinHostAction):
         "required_by": REQUIRED_BY,
     }
 
+    def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
+        # What the host fixed on the way (a cache or log folder whose ACL let users write) reaches the admin.
+        self._host_notes: list[str] = []
+        result = super().run(tmp, task_vars)
+        if self._host_notes:
+            result["warnings"] = [*result.get("warnings", []), *self._host_notes]
+        return result
+
+    def _note_reset(self, what: str, folder: str, removed: list[str] | None) -> None:
+        gone = f"; removed what a user may have planted: {', '.join(removed)}" if removed else ""
+        self._host_notes.append(
+            f"{what} {folder} had an owner or ACL that let others than administrators write to it; "
+            f"its ACL was reset to SYSTEM and Administrators (users read only where needed){gone}"
+        )
+
     # -- deciding ------------------------------------------------------------------------------------------
     def _run(self, host: WinHost, args: dict[str, t.Any]) -> dict[str, t.Any]:
         if args["busy_timeout"] < 0:
             raise ValueError(f"busy_timeout must be 0 or more seconds, got {args['busy_timeout']}")
+        if args["msiexec_timeout"] <= 0:
+            raise ValueError(f"msiexec_timeout must be 1 or more seconds, got {args['msiexec_timeout']}")
+        if args["proxy"] is not None:
+            _check_proxy(args["proxy"])
         per_user = args["scope"] == "user"
         if not per_user and (args["users"] or args["logged_on_users"] or args["active_setup"]):
             raise ValueError("users, logged_on_users and active_setup apply only with scope=user")
@@ -253,7 +300,7 @@ class ActionModule(WinHostAction):
             return Package(product_code, version, upgrade_code, None, [], None, download=download)
         source = Path(self._find_needle("files", args["src"]))
         folder, msi_path = self._locate_msi(source)
-        info = _msi.read_msi(msi_path.read_bytes())
+        info = _msi.read_msi(msi_path)
         files = _msi.scan_package_folder(folder, msi_path.name)
         missing = _msi.missing_payload(info.payload, [f.relpath for f in files])
         if missing:
@@ -324,15 +371,25 @@ class ActionModule(WinHostAction):
             "url": download.url,
             "sha256": download.sha256,
             "directory": ntpath.join(args["cache_dir"], download.cache_key),
+            "cache_dir": args["cache_dir"],
             "file_name": download.file_name,
             "expand": download.kind == ".zip",
             "check_only": bool(self._task.check_mode),
             "timeout_seconds": DOWNLOAD_TIMEOUT,
             "max_bytes": DOWNLOAD_MAX_BYTES,
+            "proxy": args["proxy"],
+            "proxy_use_default_credentials": args["proxy_use_default_credentials"],
         }
         try:
             saved = host.run("Save-PackageUrl", request)
         except PrimitiveError as exc:
+            if "(407)" in exc.msg:
+                hint = (
+                    " (the proxy wants credentials the host cannot give: over WinRM with NTLM or Kerberos the "
+                    "session cannot pass yours on (the double hop), so the host meets the proxy anonymously; "
+                    "let the host's computer account or anonymous requests through for this URL)"
+                )
+                raise PrimitiveError(exc.name, exc.msg + hint, exc.rc, exc.stderr) from exc
             if "certificate" not in exc.msg.lower():
                 raise
             # .NET's message names the certificate but not the usual cause, which is on the host.
@@ -343,8 +400,12 @@ class ActionModule(WinHostAction):
             raise PrimitiveError(exc.name, exc.msg + hint, exc.rc, exc.stderr) from exc
         if not saved.get("present"):
             return package
-        msi, beside = _msi.locate_msi(download, [str(f) for f in saved.get("files") or []])
-        msi_path = ntpath.join(str(saved["folder"]), msi)
+        # The host picks the .msi msiexec runs from these: the folder must be the one asked for, the files in it.
+        expected = ntpath.join(request["directory"], "package") if request["expand"] else request["directory"]
+        folder = _answers.same_directory(saved.get("folder"), expected, "Save-PackageUrl")
+        files = _answers.relative_paths(_answers.listed(saved, "files", "Save-PackageUrl"), "Save-PackageUrl")
+        msi, beside = _msi.locate_msi(download, files)
+        msi_path = ntpath.join(folder, msi)
         read, required = self._read_on_host(host, msi_path, "url", payload=True)
         self._check_given(package, read, download.url)
         missing = _msi.missing_payload(required, beside)
@@ -384,21 +445,44 @@ class ActionModule(WinHostAction):
         directory = ntpath.join(args["cache_dir"], _msi.cache_key(package.files))
         cache = host.run(
             "Initialize-PackageCache",
-            {"directory": directory, "files": [{"path": f.relpath, "sha256": f.sha256} for f in package.files]},
+            {
+                "directory": directory,
+                "cache_dir": args["cache_dir"],
+                "files": [{"path": f.relpath, "sha256": f.sha256} for f in package.files],
+            },
         )
-        for relpath in cache["stale"]:
+        if cache.get("acl") == "reset":
+            self._note_reset(
+                "the package cache", str(cache.get("cache_dir") or args["cache_dir"]), cache.get("removed")
+            )
+        # The host's answer picks which controller files are uploaded: only a relative path sent, exactly
+        # as sent, maps to a file of the package folder ("../../.vault_pass" or "C:\\x" must never get that far).
+        # Every entry is checked before the first upload, so a refused answer uploads nothing.
+        sent = {f.relpath: f for f in package.files}
+        stale = _answers.only_sent(
+            _answers.listed(cache, "stale", "Initialize-PackageCache"), sent, "Initialize-PackageCache", "stale entry"
+        )
+        folder = _answers.same_directory(cache.get("directory"), directory, "Initialize-PackageCache")
+        for relpath in stale:
             local = package.folder.joinpath(*relpath.split("\\"))
-            self._connection.put_file(str(local), ntpath.join(cache["directory"], relpath))
+            self._connection.put_file(str(local), ntpath.join(folder, relpath))
             host.stats.commands += 1
-            host.stats.bytes_sent += local.stat().st_size
-        return Staged(ntpath.join(cache["directory"], package.msi_name or ""), list(cache["stale"]), False)
+            host.stats.bytes_sent += sent[relpath].size
+        return Staged(ntpath.join(folder, package.msi_name or ""), stale, False)
 
     @staticmethod
-    def _msiexec_run(args: dict[str, t.Any], action: str, target: str, who: str = "") -> tuple[str, str]:
-        """Log path and quoted command line of one msiexec run (properties and transforms only install)."""
+    def _msiexec_run(args: dict[str, t.Any], action: str, target: str, who: str = "", sid: str = "") -> tuple[str, str]:
+        """Log path and quoted command line of one msiexec run (properties and transforms only install).
+
+        A per-user run logs into ``log_dir\\<SID>``, a folder only that user, SYSTEM and Administrators may
+        write (Register-UserInstallTask sets its ACL): the log folder itself is administrators-only, since
+        elevated msiexec writes there."""
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         label = f"{action}-{re.sub(r'[^A-Za-z0-9._-]+', '_', who)}" if who else action
-        log_path = ntpath.join(args["log_dir"], f"msiexec-{label}-{stamp}.log")
+        if sid and not re.fullmatch(r"S-1-\d+(-\d+)+", sid):
+            raise ValueError(f"the host named a user with SID {sid!r}, which is not a SID")
+        folder = ntpath.join(args["log_dir"], sid) if sid else args["log_dir"]
+        log_path = ntpath.join(folder, f"msiexec-{label}-{stamp}.log")
         installing = action == "install"
         arguments = _msi.msiexec_arguments(
             action,
@@ -406,18 +490,42 @@ class ActionModule(WinHostAction):
             log_path,
             args["properties"] if installing else {},
             args["transforms"] if installing else (),
+            restart_manager=args["restart_manager"],
         )
         return log_path, _msi.command_line(arguments)
 
     def _msiexec(self, host: WinHost, args: dict[str, t.Any], action: str, target: str) -> dict[str, t.Any]:
         log_path, command_line = self._msiexec_run(args, action, target)
+        request = {"command_line": command_line, "log_path": log_path, "timeout_seconds": args["msiexec_timeout"]}
+        cache = ntpath.normpath(args["cache_dir"]).rstrip("\\")
+        if ntpath.normpath(target).lower().startswith(cache.lower() + "\\"):
+            # Run from the cache only while it still has the ACL Initialize-PackageCache gave it.
+            request["package_dir"] = cache
 
         def attempt() -> dict[str, t.Any]:
-            return host.run("Invoke-Msiexec", {"command_line": command_line, "log_path": log_path})
+            outcome = host.run("Invoke-Msiexec", request)
+            if outcome.get("log_acl") == "reset":
+                self._note_reset("the log folder", ntpath.dirname(log_path), outcome.get("removed"))
+            return outcome
 
         outcome, retries = _retry.retry_while(
-            attempt, lambda r: _msi.exit_code(int(r["rc"])).retry_when_busy, float(args["busy_timeout"])
+            attempt,
+            lambda r: not r.get("running") and _msi.exit_code(int(r["rc"])).retry_when_busy,
+            float(args["busy_timeout"]),
         )
+        if outcome.get("running"):
+            return {
+                "failed": True,
+                "still_running": True,
+                "log_path": log_path,
+                "busy_retries": retries,
+                "msg": (
+                    f"msiexec {action} is still running after msiexec_timeout={args['msiexec_timeout']} s "
+                    f"(process {pid if isinstance(pid := outcome.get('pid'), int) else 'unknown'}); it was left to "
+                    "finish, since stopping it mid-transaction can leave the product half installed. "
+                    f"Its log is {log_path}; run again later (a rerun waits for it, as for 1618)."
+                ),
+            }
         code = _msi.exit_code(int(outcome["rc"]))
         ok = code.ok or (action == "uninstall" and code.code == _NOT_INSTALLED)
         result: dict[str, t.Any] = {
@@ -426,7 +534,10 @@ class ActionModule(WinHostAction):
             "reboot_required": code.reboot_required,
             "log_path": log_path,
             "busy_retries": retries,
+            "restart_manager": args["restart_manager"],
         }
+        if args["restart_manager"] == "enable":
+            result["warnings"] = [_RM_ENABLED_WARNING.format(action=action)]
         if not ok:
             tail = list(outcome.get("log_tail") or [])
             result.update(
@@ -489,6 +600,8 @@ class ActionModule(WinHostAction):
             reboot_required=any(e["reboot_required"] for e in entries),
             pending=[e["user"] for e in entries if e["status"] == "pending"],
         )
+        if args["restart_manager"] == "enable" and result["action"] != "none" and not self._task.check_mode:
+            result["warnings"] = [_RM_ENABLED_WARNING.format(action=result["action"])]
         failed = [e for e in entries if e["status"] == "failed"]
         if failed:
             result.update(failed=True, msg="per-user install failed: " + "; ".join(str(e["msg"]) for e in failed))
@@ -526,6 +639,9 @@ class ActionModule(WinHostAction):
         if who.get("error") or not who.get("sid"):
             entry.update(status="failed", msg=f"{who.get('name')}: {who.get('error') or 'no such account'}")
             return who, entry, None
+        # The SID names the scheduled task and the account is who it runs as: both must look like Windows'.
+        _answers.sid(who["sid"], "Get-InstallUser")
+        _answers.account(entry["user"], "Get-InstallUser")
         current = self._current(by_sid.get(str(who["sid"]).upper(), []), package)
         entry["previous_version"] = current["version"] if current else None
         entry["action"] = self._decide(args, package, current)
@@ -538,7 +654,12 @@ class ActionModule(WinHostAction):
         if package.version is None:
             raise ValueError("active_setup needs the package version: give src, path or version")
         arguments = _msi.msiexec_arguments(
-            "install", self._target_path(args, package), None, args["properties"], args["transforms"]
+            "install",
+            self._target_path(args, package),
+            None,
+            args["properties"],
+            args["transforms"],
+            restart_manager=args["restart_manager"],
         )
         unsafe = [a for a in arguments if _STUB_UNSAFE.search(a)]
         if unsafe:
@@ -623,25 +744,36 @@ class ActionModule(WinHostAction):
     @staticmethod
     def _record(entry: dict[str, t.Any], outcome: dict[str, t.Any]) -> None:
         failed = bool(outcome.pop("failed", False))
-        entry.update(outcome, status="failed" if failed else "changed")
+        pending = bool(outcome.pop("pending", False))
+        entry.update(outcome, status="failed" if failed else "pending" if pending else "changed")
 
     def _user_msiexec(
         self, host: WinHost, args: dict[str, t.Any], who: dict[str, t.Any], action: str, target: str
     ) -> dict[str, t.Any]:
         """msiexec in the user's own context: a one-shot task as that user, polled until it ends."""
         account = str(who.get("account") or who.get("name"))
-        log_path, command_line = self._msiexec_run(args, action, target, account)
+        log_path, command_line = self._msiexec_run(args, action, target, account, str(who["sid"]))
         task = {"task_name": f"msi_package-{who['sid']}", "task_path": TASK_PATH}
 
         def attempt() -> dict[str, t.Any]:
             start = {**task, "user": account, "command_line": command_line, "log_path": log_path}
-            host.run("Register-UserInstallTask", start)
+            start["user_sid"] = str(who["sid"])
+            registered = host.run("Register-UserInstallTask", start)
+            if registered.get("log_acl") == "reset":
+                self._note_reset(f"{account}'s log folder", ntpath.dirname(log_path), registered.get("removed"))
             deadline = time.monotonic() + args["user_timeout"]
             while True:
                 remaining = deadline - time.monotonic()
                 wait = max(1, math.ceil(min(WAIT_SECONDS, remaining)))
-                state = host.run("Wait-UserInstallTask", {**task, "log_path": log_path, "wait_seconds": wait})
+                query = {**task, "log_path": log_path, "wait_seconds": wait, "user_sid": who["sid"]}
+                state = host.run("Wait-UserInstallTask", query)
+                if state.get("state") == "UserLoggedOff":
+                    return {"rc": None, "logged_off": True, "log_tail": []}
                 if state.get("finished"):
+                    # LastTaskResult is unsigned; from 0x80000000 on it is the task's launch HRESULT.
+                    launch_error = _msi.task_launch_error(int(state["rc"]))
+                    if launch_error is not None:
+                        return {"rc": None, "launch_error": launch_error, "log_tail": []}
                     return {"rc": int(state["rc"]), "log_tail": list(state.get("log_tail") or [])}
                 if deadline - time.monotonic() <= 0:
                     return {"rc": None, "log_tail": []}
@@ -651,7 +783,25 @@ class ActionModule(WinHostAction):
             lambda r: r["rc"] is not None and _msi.exit_code(r["rc"]).retry_when_busy,
             float(args["busy_timeout"]),
         )
-        result: dict[str, t.Any] = {"log_path": log_path, "busy_retries": retries}
+        result: dict[str, t.Any] = {
+            "log_path": log_path,
+            "busy_retries": retries,
+            "restart_manager": args["restart_manager"],
+        }
+        if outcome.get("logged_off"):
+            # Nothing ran: like a user who was never logged on, the install waits for the next logon.
+            return {
+                **result,
+                "pending": True,
+                "msg": f"{account}: logged off before msiexec {action} could start in their session; "
+                "task removed, nothing was changed for this user",
+            }
+        if outcome.get("launch_error"):
+            return {
+                **result,
+                "failed": True,
+                "msg": f"{account}: the scheduled task could not start msiexec {action}: {outcome['launch_error']}",
+            }
         if outcome["rc"] is None:
             return {
                 **result,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 import typing as t
 
-from ansible_collections.rollout.windows.plugins.plugin_utils import _office
+from ansible_collections.rollout.windows.plugins.plugin_utils import _answers, _office
 from ansible_collections.rollout.windows.plugins.plugin_utils._action import WinHostAction
 from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import WinHost
 
@@ -60,7 +60,14 @@ class ActionModule(WinHostAction):
             found = host.run("Get-SessionProcess", {"names": names})
             return {
                 "sessions": list(found.get("sessions") or []),
-                "processes": [{k: p.get(k) for k in _PROCESS_KEYS} for p in found.get("processes") or []],
+                # The PIDs go back to the host as what to stop: only processes asked about by name are taken.
+                "processes": [
+                    {k: p.get(k) for k in _PROCESS_KEYS}
+                    for p in (
+                        _answers.process_of(proc, names, "Get-SessionProcess")
+                        for proc in _answers.listed(found, "processes", "Get-SessionProcess")
+                    )
+                ],
             }
 
         # A host that drops during a long wait is reported unreachable by WinHostAction.run, not hung.

@@ -19,8 +19,12 @@ description:
   - The package folder (the C(.msi) and the payload folder beside it) is copied into a
     content-addressed cache on the host, skipping files whose hash already matches.
     Payload files the package needs but the folder lacks are an error before msiexec runs.
-  - With O(url) the B(host) downloads the package over HTTPS (its own certificate trust and proxy
-    settings apply; TLS 1.2 is enabled) into the same cache, in a folder named after O(checksum).
+  - With O(url) the B(host) downloads the package over HTTPS (its own certificate trust applies, and
+    O(proxy) or the system proxy) into the same cache, in a folder named after O(checksum). As for TLS, a
+    host whose .NET lets Windows choose (C(SystemDefault)) keeps that, so TLS 1.3 is used where Windows
+    has it; on others TLS 1.2 is enabled and SSL 3.0, TLS 1.0 and TLS 1.1 are turned off. Redirects
+    are not followed; a server that answers with one fails the task, naming where it points; give
+    that final URL.
     The download is kept only when its SHA-256 matches; a host that already has it does not
     download it again. A C(.zip) is expanded there; a bare C(.msi) that needs a payload folder
     is refused naming the missing files, before msiexec runs. One download may take at most an
@@ -111,7 +115,31 @@ options:
       - In check mode nothing is downloaded. When the package is not in the host cache yet and
         O(product_code) is not given (or O(scope=user), which must read the package), the result
         is a change with a warning.
+      - The download runs B(on the host, as the WinRM account), which matters for proxies and file
+        shares (the double hop). Over WinRM with NTLM or Kerberos (no CredSSP, no Kerberos
+        delegation) the host cannot pass your credentials on to a third machine, so it reaches the
+        proxy and the server anonymously (a process running as SYSTEM would use the computer
+        account, C(DOMAIN\PC$)). The URL, and any proxy on the way, must therefore let the host in
+        without your credentials; a proxy that wants them answers 407 and the task fails saying so.
     type: str
+  proxy:
+    description:
+      - Proxy for the download, as C(http://host:port) (or C(https://)); only with O(url).
+        Credentials in it are refused.
+      - Not given, the host uses its system proxy as C([Net.WebRequest]::DefaultWebProxy) gives it,
+        the Internet Options (WinINet) proxy of the WinRM account. The WinHTTP proxy
+        (C(netsh winhttp)) is B(not) used.
+        A WinRM account that never set one has none, so the download goes direct; give O(proxy) on
+        networks where only a proxy gets out.
+    type: str
+  proxy_use_default_credentials:
+    description:
+      - Offer the WinRM account's own Windows credentials (NTLM, Kerberos) to the proxy.
+      - Over WinRM with NTLM or Kerberos this rarely helps, as the session holds no credentials it may
+        pass on (the double hop), so the proxy still sees an anonymous request. It works with
+        CredSSP, Kerberos delegation or C(become).
+    type: bool
+    default: false
   checksum:
     description:
       - SHA-256 of the file O(url) names, as C(sha256:<64 hex digits>) or the 64 hex digits alone.
@@ -159,6 +187,15 @@ options:
         exponential backoff and jitter between attempts.
     type: int
     default: 600
+  msiexec_timeout:
+    description:
+      - Seconds to wait for one msiexec run (per machine) before the task fails with C(still_running).
+      - The run is never stopped, since killing msiexec mid-transaction can leave the product half
+        installed. It goes on in the background and holds the Windows Installer mutex, so a rerun
+        meets exit code 1618 and waits for it within O(busy_timeout).
+      - Per-user runs are bounded by O(user_timeout) instead.
+    type: int
+    default: 3600
   cache_dir:
     description:
       - Folder on the host for the content-addressed package cache.
@@ -169,6 +206,27 @@ options:
       - Folder on the host for verbose msiexec logs (one file per run).
     type: str
     default: C:\ProgramData\rollout.windows\logs
+  restart_manager:
+    description:
+      - Whether msiexec may shut down the applications that hold files of the package, passed as the
+        C(MSIRESTARTMANAGERCONTROL) property on every install and uninstall (also in O(active_setup)'s command).
+        A quiet msiexec (C(/qn)) left to itself lets Restart Manager close those applications, in every
+        user's session, without asking anyone.
+      - V(disable) (default) keeps Restart Manager out (C(MSIRESTARTMANAGERCONTROL=Disable)). No application
+        is closed; files in use are replaced at the next restart, the run ends with exit code 3010 and
+        RV(reboot_required=true). Users keep working with the old files until then.
+      - V(disable_shutdown) (C(MSIRESTARTMANAGERCONTROL=DisableShutdown)) still lets Restart Manager find the
+        files in use, but it shuts nothing down; for users the same as V(disable).
+      - V(enable) passes no property, so Restart Manager shuts the applications down before replacing
+        their files, and B(unsaved work in them is lost) (documents, mails being written). Choose it only where
+        that is acceptable, for example after closing the applications with
+        M(rollout.windows.office_processes) and O(rollout.windows.office_processes#module:force=true);
+        every run then warns about it.
+      - A C(MSIRESTARTMANAGERCONTROL) key in O(properties) is refused; this option sets it.
+      - See U(https://learn.microsoft.com/windows/win32/msi/msirestartmanagercontrol).
+    type: str
+    choices: [disable, disable_shutdown, enable]
+    default: disable
 attributes:
   check_mode:
     support: full
@@ -207,6 +265,12 @@ EXAMPLES = r"""
     checksum: sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
     product_code: "{10010F76-051B-5BDC-831E-4348D9B33A7F}"
     version: 9.3.1
+
+- name: Download through the branch office proxy (which must let the hosts through without credentials)
+  rollout.windows.msi_package:
+    url: https://packages.example.com/suite/suite-9.3.1.zip
+    checksum: sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+    proxy: http://proxy.branch.example.com:8080
 
 - name: Install the per-user variant for everyone logged on now and, at their next logon, for everyone else
   rollout.windows.msi_package:
@@ -271,6 +335,13 @@ reboot_required:
   description: The host must restart to finish (exit code 3010 or 1641).
   returned: always
   type: bool
+restart_manager:
+  description:
+    - The O(restart_manager) msiexec ran with; with V(enable), a warning says applications may have been closed.
+    - With O(scope=user), in each entry of RV(users) msiexec ran for.
+  returned: when msiexec ran
+  type: str
+  sample: disable
 log_path:
   description: Verbose MSI log on the host.
   returned: when msiexec ran
@@ -284,6 +355,11 @@ busy_retries:
   description: How often msiexec answered 1618 and was tried again.
   returned: when msiexec ran
   type: int
+still_running:
+  description: msiexec did not finish within O(msiexec_timeout) and was left running on the host.
+  returned: when that happened (the task failed)
+  type: bool
+  sample: true
 users:
   description: With O(scope=user), one entry per user, in the order given, then the logged-on users.
   returned: when O(scope=user)

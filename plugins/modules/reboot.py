@@ -16,6 +16,17 @@ description:
   - A restart that another tool or an earlier run already scheduled is cancelled and replaced
     by this one, with a warning.
   - A restart ends every user's session and closes their programs without asking.
+    C(shutdown.exe) always gets C(/f) (force), explicitly; Windows implies it for any
+    O(pre_reboot_delay) above 0 anyway, and without it a program could hold up a restart with a
+    delay of 0. Forced means that open applications are closed without the chance to save, and
+    unsaved work in them (an open Word document, an Outlook draft) is lost. The only warning
+    users get is O(msg) and the O(pre_reboot_delay) before the restart; give them a delay long
+    enough to save.
+  - The module restarts whenever it runs (outside check mode); it does not ask whether the host
+    may restart now. That decision belongs to the play; the C(rollout.windows.msi_install) role
+    runs it only with C(msi_install_reboot=true) and only when the install reported
+    RV(rollout.windows.msi_package#module:reboot_required=true), after its Office gate has made
+    sure no Office application was running for the install. Guard other uses with C(when).
 options:
   reboot_timeout:
     description:
@@ -25,7 +36,9 @@ options:
   pre_reboot_delay:
     description:
       - Seconds C(shutdown.exe) waits before it restarts the host (its C(/t) option).
-      - Windows treats any delay above 0 as a forced restart (C(/f)).
+      - The restart is forced (C(/f)) whatever the delay; Windows implies C(/f) for any delay
+        above 0, and the module passes it explicitly for 0 as well. Users' open applications are
+        closed without saving when the delay is over.
     type: int
     default: 2
   msg:

@@ -91,14 +91,56 @@ def exit_code(code: int) -> ExitCode:
     return ExitCode(code, meaning, ok, reboot, busy)
 
 
+# HRESULTs a scheduled task reports as its last result when it could not start its program at all
+# (winerror.h: HRESULT_FROM_WIN32 of the Win32 error, 0x8007xxxx). msiexec's own exit codes are
+# small positive numbers, so anything from 0x80000000 on is the task's failure, not msiexec's.
+_TASK_LAUNCH_ERRORS = {
+    0x8007052E: "The user name or password is incorrect (ERROR_LOGON_FAILURE).",
+    0x800710E0: "The operator or administrator has refused the request (ERROR_REQUEST_REFUSED).",
+    0x80070002: "The system cannot find the file specified (ERROR_FILE_NOT_FOUND).",
+    0x800704DD: "The user is not logged on (ERROR_NOT_LOGGED_ON), for a task that runs only then.",
+}
+
+
+def task_launch_error(result: int) -> str | None:
+    """What a task's last result says when it is a launch failure rather than msiexec's exit code.
+
+    ``result`` is LastTaskResult as Windows gives it: a uint32 (MSFT_TaskDynamicInfo). Values from
+    0x80000000 on are HRESULTs (signed, negative); None for anything msiexec itself can return.
+    """
+    value = int(result) & 0xFFFFFFFF
+    if value < 0x80000000:
+        return None
+    meaning = _TASK_LAUNCH_ERRORS.get(value, f"HRESULT {value - 0x100000000}.")
+    return f"0x{value:08X}: {meaning}"
+
+
+# restart_manager option -> MSIRESTARTMANAGERCONTROL (learn.microsoft.com/windows/win32/msi/msirestartmanagercontrol).
+# Unset, a quiet msiexec lets Restart Manager shut down every application holding a file it replaces,
+# without asking anyone: unsaved work in them is lost. "Disable" keeps Restart Manager out entirely
+# (the FilesInUse behaviour: in a quiet run files in use are replaced at the next restart, exit code
+# 3010); "DisableShutdown" still has Restart Manager detect the files in use, and shuts nothing down.
+RESTART_MANAGER: dict[str, str | None] = {
+    "disable": "Disable",
+    "disable_shutdown": "DisableShutdown",
+    "enable": None,
+}
+
+
 def msiexec_arguments(
     action: str,
     target: str,
     log_path: str | None,
     properties: t.Mapping[str, t.Any] | None = None,
     transforms: t.Sequence[str] = (),
+    *,
+    restart_manager: str = "disable",
 ) -> list[str]:
     """The msiexec argument array: one element per argument, values passed literally.
+
+    ``restart_manager`` (see :data:`RESTART_MANAGER`) decides whether a silent run may shut down the
+    applications holding the package's files: by default it may not, and files in use are replaced at
+    the next restart (exit code 3010) instead.
 
     Property values are never quoted or escaped here: the host turns the array into
     a command line with the Windows argv rules, so a value's quotes, spaces, ``;``,
@@ -107,13 +149,20 @@ def msiexec_arguments(
     if action not in ("install", "uninstall"):
         raise ValueError(f"action must be install or uninstall, got {action!r}")
     args = ["/i" if action == "install" else "/x", target, "/qn", "/norestart"]
+    if restart_manager not in RESTART_MANAGER:
+        raise ValueError(f"restart_manager must be one of {', '.join(RESTART_MANAGER)}, got {restart_manager!r}")
     if log_path is not None:
         args += ["/L*V", log_path]
+    control = RESTART_MANAGER[restart_manager]
+    if control:
+        args.append(f"MSIRESTARTMANAGERCONTROL={control}")
     for name, value in (properties or {}).items():
         if not _PROPERTY_NAME.match(name):
             raise ValueError(f"properties: {name!r} is not a Windows Installer property name (letters, digits, _ .)")
         if name.upper() == "TRANSFORMS":
             raise ValueError("properties: give transforms in the 'transforms' option, not as TRANSFORMS")
+        if name.upper() == "MSIRESTARTMANAGERCONTROL":
+            raise ValueError("properties: choose Restart Manager with the 'restart_manager' option, not as a property")
         args.append(f"{name}={_property_text(value)}")
     if transforms:
         args.append("TRANSFORMS=" + ";".join(transforms))

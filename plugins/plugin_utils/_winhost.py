@@ -46,6 +46,8 @@ MAX_RESULT_CHARS = 16 * 1024 * 1024
 PRIMITIVE_DIR = Path(__file__).resolve().parent / "primitives"
 _PRELUDE_NAME = "_Prelude"
 _BOOTSTRAP_NAME = "_Bootstrap"
+_SHARED_PATTERN = re.compile(r"^_[A-Z][A-Za-z]+$")
+_USES_PATTERN = re.compile(r"^# rollout\.windows uses: ([A-Za-z_, ]+)$", re.MULTILINE)
 _NAME_PATTERN = re.compile(r"^[A-Z][A-Za-z]+-[A-Z][A-Za-z]+$")
 _MARKER_PATTERN = re.compile(r"^\s*" + re.escape(MARKER_PREFIX) + r"([A-Za-z]+-[A-Za-z]+)\s*$", re.MULTILINE)
 
@@ -66,15 +68,35 @@ def primitive_names() -> list[str]:
     return sorted(p.stem for p in PRIMITIVE_DIR.glob("*.ps1") if _NAME_PATTERN.match(p.stem))
 
 
+def shared_scripts(body: str) -> list[str]:
+    """The shared function files (``_Acl`` ...) a primitive names on its ``# rollout.windows uses:`` line."""
+    match = _USES_PATTERN.search(body)
+    if match is None:
+        return []
+    names = [n.strip() for n in match.group(1).split(",") if n.strip()]
+    for shared in names:
+        if not _SHARED_PATTERN.match(shared) or shared in (_PRELUDE_NAME, _BOOTSTRAP_NAME):
+            raise ValueError(f"not a shared script name: {shared!r}")
+        if not (PRIMITIVE_DIR / f"{shared}.ps1").is_file():
+            raise ValueError(f"unknown shared script {shared!r}")
+    return names
+
+
 def build_script(name: str) -> str:
-    """The full PowerShell text sent for primitive ``name`` (marker, prelude, body)."""
+    """The full PowerShell text sent for primitive ``name``: marker, prelude, the shared scripts it uses, body.
+
+    Primitives cannot call one another (each is one command); what several need, such as setting a
+    folder's ACL, lives once in a ``_Name.ps1`` file that each of them names on its uses-line.
+    """
     if not _NAME_PATTERN.match(name):
         raise ValueError(f"not a primitive name: {name!r}")
     path = PRIMITIVE_DIR / f"{name}.ps1"
     if not path.is_file():
         raise ValueError(f"unknown primitive {name!r}; known: {', '.join(primitive_names())}")
-    prelude = (PRIMITIVE_DIR / f"{_PRELUDE_NAME}.ps1").read_text(encoding="utf-8")
-    return f"{MARKER_PREFIX}{name}\n{prelude}\n{path.read_text(encoding='utf-8')}"
+    body = path.read_text(encoding="utf-8")
+    parts = [(PRIMITIVE_DIR / f"{_PRELUDE_NAME}.ps1").read_text(encoding="utf-8")]
+    parts += [(PRIMITIVE_DIR / f"{shared}.ps1").read_text(encoding="utf-8") for shared in shared_scripts(body)]
+    return f"{MARKER_PREFIX}{name}\n" + "\n".join([*parts, body])
 
 
 def bootstrap_script() -> str:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from lab.control import ControlClient
 from lab.fleet import FleetThread
@@ -299,3 +300,107 @@ def test_a_failed_update_leaves_the_application_locked(
     assert not ran(run, "client-0001", "Release the application at the backend")
     assert messages(control, "client-0001", DONE) == []
     assert office(control, "client-0002") == []
+
+
+# ---- values that differ between hosts (issue 17): no decision may read the first host's value for all ----
+
+FORCED = "Close the application for the users still working (confirmed; their unsaved work is lost)"
+STOP = "Stop when users are still working and closing their work is not confirmed"
+
+
+def per_host_ansible(fleet: FleetThread, tmp_path: Path, host_vars: dict[str, dict[str, t.Any]]) -> Ansible:
+    """The lab inventory plus host_vars files next to it, as an admin would set a value for some hosts."""
+    assert fleet.config.inventory is not None
+    inventory = tmp_path / "inventory"
+    (inventory / "host_vars").mkdir(parents=True)
+    (inventory / "lab.yml").write_text(fleet.config.inventory.read_text(), encoding="utf-8")
+    for host, values in host_vars.items():
+        (inventory / "host_vars" / f"{host}.yml").write_text(yaml.safe_dump(values), encoding="utf-8")
+    (tmp_path / "per-host-plays").mkdir()
+    return Ansible(inventory, tmp_path / "per-host-plays")
+
+
+def test_an_unconfirmed_host_stops_the_window_even_when_the_first_host_confirmed(
+    fleet: FleetThread, control: ControlClient, tmp_path: Path
+) -> None:
+    # The reported case: client-0001 confirmed, client-0002 has "false" (a string) and carl keeps Word open.
+    reset(fleet, control)
+    control.control("client-0002", {"behaviour": {"users": {"carl": {"on_message": "ignore"}}}})
+    ansible = per_host_ansible(
+        fleet,
+        tmp_path,
+        {"client-0001": {"update_window_force_confirm": True}, "client-0002": {"update_window_force_confirm": "false"}},
+    )
+    run = run_window(ansible, tmp_path, UPDATE_TASKS)
+    assert run.rc != 0, run.stdout
+    stop = result(run, "client-0001", STOP)
+    assert stop["_status"] == "failed", run.stdout
+    assert "CLIENT-0002\\carl on client-0002" in stop["msg"]
+    assert "update_window_force_confirm=true for client-0002 " in stop["msg"]
+    assert "ben" not in stop["msg"]  # client-0001 confirmed: not the reason to stop
+    # Nothing closed on either host (not even on the one that confirmed), nothing locked, no update.
+    assert office(control, "client-0001") == [("ben", "EXCEL.EXE")]
+    assert office(control, "client-0002") == [("carl", "WINWORD.EXE")]
+    assert not ran(run, "client-0001", FORCED)
+    assert not ran(run, "client-0002", FORCED)
+    assert lock_state(fleet) == {"state": "announced", "message": ANNOUNCE}
+    assert not ran(run, "client-0002", "The update itself")
+
+
+def test_a_confirmed_host_after_an_unconfirmed_one_is_closed_and_its_lost_work_reported(
+    fleet: FleetThread, control: ControlClient, tmp_path: Path
+) -> None:
+    # The first host has "false" but nobody left working there; the second confirmed and carl keeps Word open.
+    reset(fleet, control)
+    control.control("client-0001", {"behaviour": {"users": {"ben": {"on_message": "close", "close_delay": 60}}}})
+    control.control("client-0002", {"behaviour": {"users": {"carl": {"on_message": "ignore"}}}})
+    ansible = per_host_ansible(
+        fleet,
+        tmp_path,
+        {"client-0001": {"update_window_force_confirm": "false"}, "client-0002": {"update_window_force_confirm": True}},
+    )
+    run = run_window(ansible, tmp_path, UPDATE_TASKS)
+    assert run.rc == 0, run.stdout
+    assert result(run, "client-0001", STOP)["_status"] == "skipped"
+    assert result(run, "client-0001", FORCED)["_status"] == "skipped"
+    forced = result(run, "client-0002", FORCED)
+    assert [(p["user"], p["name"]) for p in forced["closed"]] == [("CLIENT-0002\\carl", "WINWORD.EXE")]
+    # Reported although the first host's own value is "false".
+    lost = result(run, "client-0001", "Report whose unsaved work was lost")
+    assert lost["_status"] == "ok", lost
+    assert "1 application(s) closed" in lost["msg"]
+    assert "carl" in lost["msg"]
+    for host in ("client-0001", "client-0002"):
+        assert result(run, host, "The update itself")["msg"] == f"updating {host}"
+    assert lock_state(fleet)["state"] == "released"
+
+
+def test_backend_settings_that_differ_between_hosts_are_refused_before_anyone_is_told(
+    fleet: FleetThread, control: ControlClient, tmp_path: Path
+) -> None:
+    # The backend has one list of override users: client-0002's own list would be dropped without a word.
+    reset(fleet, control)
+    ansible = per_host_ansible(fleet, tmp_path, {"client-0002": {"update_window_override_users": ["CORP\\other"]}})
+    update = tmp_path / "update.yml"
+    update.write_text(UPDATE_TASKS, encoding="utf-8")
+    run = ansible.run_file(
+        PLAYBOOK,
+        extra_vars={
+            "update_window_update_tasks": str(update),
+            "update_window_restart_program": PROGRAM,
+            "update_window_message": ANNOUNCE,
+            "update_window_lock_message": LOCK_MESSAGE,
+            "update_window_interval": 1,
+            "update_window_attempts": 3,
+            "update_window_force_confirm": True,
+        },
+    )
+    assert run.rc != 0, run.stdout
+    check = result(run, "client-0001", "Check that the window's backend settings are the same for every host")
+    assert check["_status"] == "failed"
+    assert "update_window_override_users differ between the hosts of the play" in check["msg"]
+    # Refused before the announcement: no notice, nobody told, nothing closed.
+    assert lock_state(fleet)["state"] == "released"
+    assert messages(control, "client-0001") == []
+    assert messages(control, "client-0002") == []
+    assert office(control, "client-0001") == [("anna", "WINWORD.EXE"), ("ben", "EXCEL.EXE")]

@@ -86,9 +86,10 @@ def test_output_is_in_the_oem_code_page_unless_the_script_sets_utf8(fleet: Fleet
     fh = fleet.fleet.hosts["client-0002"]
     _control(fleet, "client-0002", {"oem_codepage": 850})
     fleet.run_sync(lambda: fh.host.logon("J\u00fcrgen"))
-    # A primitive on the command line (short enough to fit) sets no output encoding: code page 850.
-    command, args = _encoded(winhost.build_script("Get-HostInfo"))
-    rc, raw, _err = _run(fh, command, args, winhost.encode_args({}))
+    # A bootstrap that does not set the output encoding: the answer comes in code page 850.
+    no_utf8 = "\n".join(line for line in winhost.bootstrap_script().splitlines() if "OutputEncoding" not in line)
+    command, args = _encoded(no_utf8)
+    rc, raw, _err = _run(fh, command, args, winhost.build_stdin("Get-HostInfo", {}))
     assert rc == 0
     assert "J\u00fcrgen".encode("cp850") in raw
     assert "J\u00fcrgen".encode() not in raw

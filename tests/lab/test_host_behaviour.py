@@ -14,21 +14,47 @@ from lab.clock import Clock
 from lab.host import BlobStore, Cluster, HostDropped, make_host
 
 
-def _host(name: str = "pc001", seed: int = 5, scale: float = 100_000.0, **kw: Any) -> Any:
-    return make_host(name, "client", seed=seed, clock=Clock(scale), blobs=BlobStore(), **kw)
+def _host(name: str = "pc001", seed: int = 5, scale: float = 100_000.0, virtual: bool = False, **kw: Any) -> Any:
+    return make_host(name, "client", seed=seed, clock=Clock(scale, virtual=virtual), blobs=BlobStore(), **kw)
 
 
 def test_clock_runs_time_scale_faster() -> None:
     clock = Clock(time_scale=1000.0, start=datetime(2026, 3, 1, tzinfo=UTC))
-    started = time.monotonic()
+    # Bracketing each reading with real ones bounds the ratio whatever the machine's speed.
+    outer_start = time.monotonic()
+    sim_start = clock.monotonic()
+    inner_start = time.monotonic()
     asyncio.run(clock.sleep(50))  # 50 simulated seconds = 0.05 real
-    assert 0.04 < time.monotonic() - started < 1.0
-    assert clock.monotonic() >= 50
+    inner_end = time.monotonic()
+    sim_end = clock.monotonic()
+    outer_end = time.monotonic()
+    assert sim_end - sim_start >= 50
+    assert inner_end - inner_start >= 0.05 * 0.99  # a sleep never returns early in real time
+    assert 1000 * (inner_end - inner_start) <= sim_end - sim_start <= 1000 * (outer_end - outer_start) + 1e-6
     assert clock.now().tzinfo is not None
     clock.advance(3600)
     assert clock.monotonic() >= 3650
     with pytest.raises(ValueError, match="time_scale must be > 0"):
         Clock(0)
+
+
+def test_virtual_clock_moves_only_when_told_or_slept_and_wakes_sleepers_in_order() -> None:
+    clock = Clock(virtual=True)
+    time.sleep(0.01)
+    assert clock.monotonic() == 0
+    clock.advance(10)
+    assert clock.monotonic() == 10
+    woke: list[tuple[str, float]] = []
+
+    async def sleeper(name: str, seconds: float) -> None:
+        await clock.sleep(seconds)
+        woke.append((name, clock.monotonic()))
+
+    async def scenario() -> None:
+        await asyncio.gather(sleeper("late", 300), sleeper("early", 30), sleeper("middle", 120))
+
+    asyncio.run(scenario())
+    assert woke == [("early", 40), ("middle", 130), ("late", 310)]
 
 
 def test_same_seed_and_name_behave_identically() -> None:
@@ -50,7 +76,7 @@ def test_same_seed_and_name_behave_identically() -> None:
 
 
 def test_reboot_drops_the_host_and_clears_sessions() -> None:
-    host = _host(scale=1000.0, users=["alice"])
+    host = _host(virtual=True, users=["alice"])
     host.logon("alice")
     host.start_process("alice", "WINWORD.EXE")
     host.pending_reboot = True
@@ -64,7 +90,9 @@ def test_reboot_drops_the_host_and_clears_sessions() -> None:
     assert not host.pending_reboot
     with pytest.raises(HostDropped):
         asyncio.run(host.run_primitive("Get-HostInfo", {}, host.username))
-    asyncio.run(host.clock.sleep(31))
+    host.clock.advance(29)
+    assert not host.network_up()
+    asyncio.run(host.clock.sleep(1))
     assert host.network_up()
     rc, out, _ = asyncio.run(host.run_primitive("Get-HostInfo", {}, host.username))
     assert rc == 0
@@ -72,7 +100,7 @@ def test_reboot_drops_the_host_and_clears_sessions() -> None:
 
 
 def test_users_close_office_after_a_delay_or_ignore() -> None:
-    host = _host(users=["alice", "bob"], scale=1.0)  # real time barely moves the clock; advance() does
+    host = _host(users=["alice", "bob"], virtual=True)  # real time never moves the clock; advance() does
     for user in ("alice", "bob"):
         host.logon(user)
         host.start_process(user, "WINWORD.EXE")
@@ -89,7 +117,7 @@ def test_users_close_office_after_a_delay_or_ignore() -> None:
 
 
 def test_unreachable_latency_and_drop_faults() -> None:
-    host = _host()
+    host = _host(virtual=True)  # the drop's downtime must not pass in real time before it is checked
     host.apply_control({"faults": {"unreachable": True}, "behaviour": {"latency_ms": 200, "latency_jitter_ms": 50}})
     assert not host.network_up()
     assert 0.15 <= host.latency_seconds() <= 0.25

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import string
+from datetime import timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lab.clock import Clock
 from lab.host.msiexec import USERDATA, parse_arguments
 from lab.host.registry import pack_guid
 
@@ -107,14 +109,14 @@ def test_missing_payload_file_fails_naming_it(kit: Any) -> None:
 
 
 def test_second_msiexec_while_one_runs_gets_1618(kit: Any) -> None:
+    kit.clock = Clock(virtual=True)  # the first install cannot finish in real time before the second starts
     host = kit.host()
-    kit.clock.time_scale = 1000.0
     host.apply_control({"behaviour": {"msiexec_duration": [30, 30]}})
     msi = kit.stage(host, "machine-9.3.0")
 
     async def both() -> list[Any]:
         first = asyncio.ensure_future(host.msiexec(["/i", msi, "/qn"], host.username))
-        await asyncio.sleep(0.005)
+        await kit.clock.sleep(5)  # 5 simulated seconds into the first one's 30
         second = await host.msiexec(["/i", msi, "/qn"], host.username)
         return [await first, second]
 
@@ -138,13 +140,26 @@ def test_busy_window_and_queued_results(kit: Any) -> None:
 
 
 def test_3010_without_norestart_reboots_the_host(kit: Any) -> None:
+    kit.clock = Clock(virtual=True)  # the downtime passes on the lab's clock only, never while the machine is busy
     host = kit.host()
     msi = kit.stage(host, "machine-9.3.0")
-    host.apply_control({"behaviour": {"msiexec_results": [3010]}})
+    host.apply_control({"behaviour": {"msiexec_results": [3010], "reboot_downtime": 120}})
     boot = host.boot_id
-    assert run(host, ["/i", msi, "/qn"]).rc == 1641
+    started = kit.clock.now()
+    result = run(host, ["/i", msi, "/qn"])
+    assert result.rc == 1641
     assert host.boot_id == boot + 1
+    assert [(r["boot_id"], r["downtime"]) for r in host.reboots] == [(boot + 1, 120)]
+    # The new boot begins after the downtime, counted from the end of the install.
+    ended = started + timedelta(seconds=result.duration)
+    assert host.boot_time == ended + timedelta(seconds=120)
+    assert not host.pending_reboot
+    assert [p["version"] for p in host.products.values()] == ["9.3.0"]
     assert not host.network_up()
+    kit.clock.advance(119)
+    assert not host.network_up()
+    kit.clock.advance(1)
+    assert host.network_up()
 
 
 def test_uninstall_by_product_code(kit: Any) -> None:
@@ -172,13 +187,14 @@ def test_per_user_install_for_two_users(kit: Any) -> None:
     packed = pack_guid(info["product_code"])
     for user in ("alice", "bob"):
         sid = host.sid_of(user)
-        arp = host.registry.values(
-            f"HKU\\{sid}\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{info['product_code']}"
-        )
+        with host.registry.loaded(sid):  # the user's hive, whether or not the user is still logged on
+            arp = host.registry.values(
+                f"HKU\\{sid}\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{info['product_code']}"
+            )
+            assert host.registry.get(rf"HKU\{sid}\Software\Example Corp\Example Office Suite", "AutoUpdate") == "0"
         assert arp["DisplayVersion"].data == "9.3.0"
         assert host.registry.key_exists(f"HKLM\\{USERDATA}\\{sid}\\Products\\{packed}\\InstallProperties")
         assert host.files.is_file(f"C:\\Users\\{user}\\AppData\\Local\\Programs\\Example Office Suite\\manifest.xml")
-        assert host.registry.get(rf"HKU\{sid}\Software\Example Corp\Example Office Suite", "AutoUpdate") == "0"
     assert not host.registry.key_exists(f"{UNINSTALL}\\{info['product_code']}")
     # Uninstalling as alice removes only alice's copy.
     host.register_task(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import time
 from pathlib import Path
 
 from lab.host.msipackage import parse_msi
@@ -50,7 +49,5 @@ def test_properties_read_from_the_real_msi(msi_packages: dict[str, dict[str, str
 def test_rebuild_is_cached(msi_packages: dict[str, dict[str, str]]) -> None:
     folder = Path(msi_packages["machine-9.2.0"]["dir"]).parent
     before = Path(msi_packages["machine-9.2.0"]["msi"]).stat().st_mtime_ns
-    started = time.monotonic()
     assert build_packages(folder) == msi_packages
-    assert time.monotonic() - started < 1.0
     assert Path(msi_packages["machine-9.2.0"]["msi"]).stat().st_mtime_ns == before

@@ -143,6 +143,9 @@ def test_get_session_process(kit: Any) -> None:
 
 def test_initialize_package_cache(kit: Any) -> None:
     host = kit.host()
+    # The first call makes the cache root with its own ACL; then the administrator copies files in.
+    first = call(host, "Initialize-PackageCache", {"directory": "C:\\Cache\\machine-9.3.0", "files": []})
+    assert (first["acl"], first["removed"]) == ("created", [])
     msi = kit.stage(host, "machine-9.3.0")
     digest = host.files.sha256(msi)
     out = call(
@@ -157,7 +160,13 @@ def test_initialize_package_cache(kit: Any) -> None:
             ],
         },
     )
-    assert out == {"directory": "C:\\Cache\\machine-9.3.0", "stale": ["payload\\new.dll", "sub\\deep\\x.bin"]}
+    assert out == {
+        "directory": "C:\\Cache\\machine-9.3.0",
+        "stale": ["payload\\new.dll", "sub\\deep\\x.bin"],
+        "cache_dir": "C:\\Cache",
+        "acl": "ok",
+        "removed": [],
+    }
     assert host.files.is_dir("C:\\Cache\\machine-9.3.0\\sub\\deep")
 
 
@@ -167,7 +176,8 @@ def test_per_user_install_task_runs_as_the_user_and_is_removed(kit: Any) -> None
         host.logoff(session["user"])
     host.logon("alice")
     msi = kit.stage(host, "user-9.3.0")
-    log = "C:\\ProgramData\\rollout.windows\\logs\\alice.log"
+    # The user's log goes to a folder of their own that Register-UserInstallTask protects.
+    log = f"C:\\ProgramData\\rollout.windows\\logs\\{host.sid_of('alice')}\\alice.log"
     task = {"task_name": f"msi_package-{host.sid_of('alice')}", "task_path": "\\rollout.windows\\"}
 
     async def scenario() -> tuple[dict[str, Any], ...]:
@@ -180,7 +190,9 @@ def test_per_user_install_task_runs_as_the_user_and_is_removed(kit: Any) -> None
             {
                 **task,
                 "user": "PC001\\alice",
+                "user_sid": host.sid_of("alice"),
                 "command_line": command_line(["/i", msi, "/qn", "/norestart", "/L*V", log]),
+                "log_path": log,
             },
         )
         running = await run("Wait-UserInstallTask", {**task, "log_path": log, "wait_seconds": 0})
@@ -197,8 +209,8 @@ def test_per_user_install_task_runs_as_the_user_and_is_removed(kit: Any) -> None
     ]
     assert users["users"][1]["error"]
     assert users["active_setup"] is None
-    assert started["state"] == "Running"
-    assert running == {"finished": False, "state": "Running", "rc": None, "log_tail": []}
+    assert (started["state"], started["log_acl"]) == ("Running", "created")
+    assert running == {"finished": False, "state": "Running", "rc": None, "task_result": 267009, "log_tail": []}
     assert done["finished"] is True
     assert done["rc"] == 0
     assert any("Installation completed successfully" in line for line in done["log_tail"])

@@ -19,8 +19,9 @@ from lab.testing import start_test_fleet
 winhost = load_winhost()
 
 
-def _host(scale: float = 1000.0, **kw: Any) -> Any:
-    return make_host("pc001", "client", seed=3, clock=Clock(scale), blobs=BlobStore(), **kw)
+def _host(**kw: Any) -> Any:
+    # A virtual clock: delays and downtimes pass when the test sleeps on it, never while the machine is busy.
+    return make_host("pc001", "client", seed=3, clock=Clock(virtual=True), blobs=BlobStore(), **kw)
 
 
 async def _call(host: Any, name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -35,7 +36,13 @@ def test_restart_happens_after_the_delay_with_the_behaviour_downtime() -> None:
         host.apply_control({"behaviour": {"reboot_downtime": 40}})
         before = (await _call(host, "Get-HostInfo"))["last_boot"]
         result = await _call(host, "Restart-Host", {"delay": 10, "msg": "bye"})
-        assert result == {"rc": 0, "output": "", "aborted_pending": False, "delay": 10}
+        assert result == {
+            "rc": 0,
+            "output": "",
+            "aborted_pending": False,
+            "delay": 10,
+            "arguments": ["/r", "/f", "/t", "10", "/c", "bye"],
+        }
         # shutdown.exe only schedules: the host still answers until the delay is over.
         assert host.network_up()
         assert host.snapshot()["scheduled_restart"]["comment"] == "bye"
@@ -114,22 +121,33 @@ def _connect_is_refused(address: str, port: int) -> bool:
         return True
 
 
+def _wait_until(check: Any, what: str, bound: float = 60.0) -> None:
+    """Poll until ``check()`` holds; the bound only stops a broken lab from hanging the suite."""
+    give_up = time.monotonic() + bound
+    while not check():
+        assert time.monotonic() < give_up, f"still waiting for {what} after {bound:g} s"
+        time.sleep(0.05)
+
+
 def test_winrm_server_drops_the_host_while_it_is_down(tmp_path: Path) -> None:
-    fleet = start_test_fleet(tmp_path, clients=1, servers=0, time_scale=10.0)
+    # One simulated second per real second and a day of downtime: the downtime ends when the test
+    # advances the lab's clock, not because the machine was slow.
+    fleet = start_test_fleet(tmp_path, clients=1, servers=0, time_scale=1.0)
     try:
         fh = fleet.fleet.hosts["client-0001"]
+        boot = fleet.run_sync(lambda: fh.host.boot_id)
 
         async def restart() -> tuple[int, str, str]:
-            fh.host.apply_control({"behaviour": {"reboot_downtime": 20}})
-            return await fh.host.run_primitive("Restart-Host", {"delay": 1}, fh.host.username)
+            fh.host.apply_control({"behaviour": {"reboot_downtime": 86_400}})
+            return await fh.host.run_primitive("Restart-Host", {"delay": 0}, fh.host.username)
 
         rc, _, _ = fleet.call(restart())
         assert rc == 0
-        time.sleep(0.5)  # 5 simulated seconds: the restart (after 1 s) has begun, 20 s downtime
+        _wait_until(lambda: fleet.run_sync(lambda: fh.host.boot_id) == boot + 1, "the restart")
         assert fleet.run_sync(fh.host.network_up) is False
         assert _connect_is_refused(fh.address, fh.http_port)
-        time.sleep(2.0)  # downtime over
+        fleet.run_sync(lambda: fh.host.clock.advance(86_400))
         assert fleet.run_sync(fh.host.network_up) is True
-        assert not _connect_is_refused(fh.address, fh.http_port)
+        _wait_until(lambda: not _connect_is_refused(fh.address, fh.http_port), "the host to answer again")
     finally:
         fleet.stop()

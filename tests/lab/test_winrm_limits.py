@@ -58,9 +58,9 @@ def _encoded(script: str) -> tuple[str, list[str]]:
 
 
 def _host_info(p: winrm.Protocol, shell: str) -> int:
-    command, args = _encoded(winhost.build_script("Get-HostInfo"))
+    command, args = _encoded(winhost.bootstrap_script())
     command_id = p.run_command(shell, command, args)
-    p.send_command_input(shell, command_id, winhost.encode_args({}), end=True)
+    p.send_command_input(shell, command_id, winhost.build_stdin("Get-HostInfo", {}), end=True)
     _out, _err, rc = p.get_command_output(shell, command_id)
     p.cleanup_command(shell, command_id)
     return rc

@@ -66,7 +66,7 @@ def _run(p: winrm.Protocol, script: str, stdin: bytes | None = None) -> tuple[in
 def test_primitive_over_every_transport(lab_fleet: FleetThread, transport: str, scheme: str) -> None:
     fh = lab_fleet.fleet.hosts["client-0001"]
     p = _protocol(fh, lab_fleet, transport, scheme)
-    rc, out, err = _run(p, winhost.build_script("Get-HostInfo"), winhost.encode_args({}))
+    rc, out, err = _run(p, winhost.bootstrap_script(), winhost.build_stdin("Get-HostInfo", {}))
     assert rc == 0, err
     result = winhost.parse_output("Get-HostInfo", rc, out.decode(), err.decode())
     assert isinstance(result, dict)
@@ -158,7 +158,7 @@ def test_long_command_polls_through_operation_timeouts(fake_fleet: FleetThread) 
     command_id = p.run_command(shell, command, args)
     p.send_command_input(shell, command_id, json.dumps({"sleep": 2.2}).encode(), end=True)
     timeouts = 0
-    started = time.monotonic()
+    started = time.monotonic()  # a lower bound only: the command sleeps 2.2 s, a slow machine just adds to it
     while True:
         try:
             _out, _err, rc, done = p.get_command_output_raw(shell, command_id)
@@ -169,7 +169,7 @@ def test_long_command_polls_through_operation_timeouts(fake_fleet: FleetThread) 
             break
     assert timeouts >= 2
     assert rc == 1
-    assert 2.0 < time.monotonic() - started < 6
+    assert time.monotonic() - started > 2.0
     p.close_shell(shell)
 
 
@@ -190,13 +190,14 @@ def test_network_down_resets_connections_quickly(fake_fleet: FleetThread) -> Non
     shell = p.open_shell()
     fake_fleet.run_sync(lambda: fh.host.apply_control({"faults": {"unreachable": True}}))
     try:
-        started = time.monotonic()
-        with pytest.raises(requests.exceptions.ConnectionError):
+        # Reset, not a client timeout: the lab drops the connection instead of letting it hang.
+        with pytest.raises(requests.exceptions.ConnectionError) as open_conn:
             p.run_command(shell, "cmd", ["/c", "ver"])
+        assert not isinstance(open_conn.value, requests.exceptions.Timeout)
         fresh = _protocol(fh, fake_fleet, "basic", "http")
-        with pytest.raises(requests.exceptions.ConnectionError):
+        with pytest.raises(requests.exceptions.ConnectionError) as new_conn:
             fresh.open_shell()
-        assert time.monotonic() - started < 2
+        assert not isinstance(new_conn.value, requests.exceptions.Timeout)
     finally:
         fake_fleet.run_sync(lambda: fh.host.apply_control({"faults": {"unreachable": False}}))
     assert _protocol(fh, fake_fleet, "basic", "http").open_shell()
@@ -228,7 +229,7 @@ def test_counters(fake_fleet: FleetThread, tmp_path: Path) -> None:
     fh = fake_fleet.fleet.hosts["client-0003"]
     fake_fleet.run_sync(fh.host.counters.clear)
     p = _protocol(fh, fake_fleet, "basic", "http")
-    rc, _, _ = _run(p, winhost.build_script("Get-HostInfo"), b"{}")
+    rc, _, _ = _run(p, winhost.bootstrap_script(), winhost.build_stdin("Get-HostInfo", {}))
     assert rc == 0
     counters = dict(fh.host.counters)
     assert counters["commands"] == 1

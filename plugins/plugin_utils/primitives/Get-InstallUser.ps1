@@ -1,17 +1,27 @@
 # Whom a per-user install is for: each named account resolved to its SID, and (with logged_on) every
-# user with an interactive session, i.e. running explorer.exe in a session above 0; each with the
-# session it is logged on in, or none. Also the product's Active Setup component, when asked for,
+# user with an interactive session; each with the session it is logged on in, or none. Also the product's Active Setup component, when asked for,
 # so a rerun decides everything from this and Get-InstalledProduct alone.
 # ansible-core runs every script under Set-StrictMode -Version Latest: read optional values through
 # PSObject.Properties, since touching an absent property would throw.
+# A session's users are the owners of its processes that are user accounts (local or domain
+# S-1-5-21-, Azure AD S-1-12-1-): not only explorer.exe, which a RemoteApp session or a replaced shell
+# never runs, and not SYSTEM, DWM-n (S-1-5-90-) or UMFD-n (S-1-5-96-), present in every session.
+# -IncludeUserName needs the elevated token a WinRM administrator has.
 $sessionOf = @{}
-foreach ($process in @(Get-Process -Name explorer -IncludeUserName -ErrorAction SilentlyContinue)) {
-    if ($process.SessionId -le 0 -or -not $process.UserName) { continue }
-    try {
-        $sid = (New-Object System.Security.Principal.NTAccount($process.UserName)).Translate(
-            [System.Security.Principal.SecurityIdentifier]).Value
-    } catch { continue }
-    if (-not $sessionOf.ContainsKey($sid)) { $sessionOf[$sid] = @{ id = $process.SessionId; user = $process.UserName } }
+$sidOf = @{}
+foreach ($process in @(Get-Process -IncludeUserName | Where-Object { $_.SessionId -gt 0 -and $_.UserName } |
+            Sort-Object -Property @('SessionId', 'Id'))) {
+    $name = [string]$process.UserName
+    if (-not $sidOf.ContainsKey($name)) {
+        $sidOf[$name] = $null
+        try {
+            $sidOf[$name] = (New-Object System.Security.Principal.NTAccount($name)).Translate(
+                [System.Security.Principal.SecurityIdentifier]).Value
+        } catch { $sidOf[$name] = $null }
+    }
+    $sid = $sidOf[$name]
+    if ($sid -notmatch '^S-1-(5-21|12-1)-') { continue }
+    if (-not $sessionOf.ContainsKey($sid)) { $sessionOf[$sid] = @{ id = $process.SessionId; user = $name } }
 }
 
 $users = New-Object System.Collections.Generic.List[object]

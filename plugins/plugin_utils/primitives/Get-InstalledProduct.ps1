@@ -1,5 +1,7 @@
 # Windows Installer products per machine (S-1-5-18) and per user, as Windows Installer registers them:
 # UserData\<SID>\Products\<packed code>\InstallProperties, plus the UpgradeCodes keys for the upgrade code.
+# HKU holds only the hives of users who are logged on, so a per-user product of anyone else is mapped by the
+# machine-wide key RegisterProduct writes for every context, or else by its cached package (LocalPackage).
 # ansible-core runs every script under Set-StrictMode -Version Latest: read optional values through
 # PSObject.Properties, since touching an absent property would throw.
 function ConvertFrom-RwPackedGuid {
@@ -15,8 +17,24 @@ function ConvertFrom-RwPackedGuid {
 $wantCode = ([string](Get-RwValue $rwArgs 'product_code')).ToUpperInvariant()
 $wantUpgrade = ([string](Get-RwValue $rwArgs 'upgrade_code')).ToUpperInvariant()
 $wantName = [string](Get-RwValue $rwArgs 'name')
+function Get-RwPackageUpgradeCode([string] $Path) {
+    if (-not $Path -or -not (Test-Path -LiteralPath $Path -PathType Leaf)) { return $null }
+    try {
+        # Late binding: the WindowsInstaller.Installer COM object has no type library PowerShell can use.
+        $msi = New-Object -ComObject WindowsInstaller.Installer
+        $db = $msi.GetType().InvokeMember('OpenDatabase', 'InvokeMethod', $null, $msi, @($Path, 0))
+        $sql = 'SELECT `Value` FROM `Property` WHERE `Property` = ''UpgradeCode'''
+        $view = $db.GetType().InvokeMember('OpenView', 'InvokeMethod', $null, $db, @($sql))
+        [void]$view.GetType().InvokeMember('Execute', 'InvokeMethod', $null, $view, $null)
+        $row = $view.GetType().InvokeMember('Fetch', 'InvokeMethod', $null, $view, $null)
+        if ($null -ne $row) { return ([string]$row.GetType().InvokeMember('StringData', 'GetProperty', $null, $row, @(1))).ToUpperInvariant() }
+    } catch { return $null }
+    return $null
+}
+
 $upgradeOf = @{}
-$roots = @('HKLM:\SOFTWARE\Classes\Installer\UpgradeCodes') + @(Get-ChildItem -Path 'Registry::HKEY_USERS' |
+$roots = @('HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Installer\UpgradeCodes',
+    'HKLM:\SOFTWARE\Classes\Installer\UpgradeCodes') + @(Get-ChildItem -Path 'Registry::HKEY_USERS' |
     ForEach-Object { "Registry::HKEY_USERS\$($_.PSChildName)\Software\Microsoft\Installer\UpgradeCodes" })
 foreach ($root in $roots) {
     if (-not (Test-Path -LiteralPath $root)) { continue }
@@ -36,9 +54,9 @@ $products = @(foreach ($sidKey in Get-ChildItem -Path $userData) {
         if ($null -eq $props) { continue }
         $packed = $productKey.PSChildName.ToUpperInvariant()
         $code = ConvertFrom-RwPackedGuid -Packed $packed
-        $upgrade = $null
-        if ($upgradeOf.ContainsKey($packed)) { $upgrade = ConvertFrom-RwPackedGuid -Packed $upgradeOf[$packed] }
         if ($wantCode -and $code -ne $wantCode) { continue }
+        if ($upgradeOf.ContainsKey($packed)) { $upgrade = ConvertFrom-RwPackedGuid -Packed $upgradeOf[$packed] }
+        else { $upgrade = Get-RwPackageUpgradeCode -Path (Get-RwValue $props 'LocalPackage') }
         if ($wantUpgrade -and $upgrade -ne $wantUpgrade) { continue }
         $name = Get-RwValue $props 'DisplayName'
         if ($wantName -and -not ([string]$name -like $wantName)) { continue }

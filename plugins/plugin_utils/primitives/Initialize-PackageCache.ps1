@@ -1,7 +1,17 @@
+# rollout.windows uses: _Acl
 # Prepare a content-addressed package cache folder: create it and every subfolder the
 # package needs, and name the files that are absent or whose SHA-256 differs, so the
 # controller copies only those. Files already right are never rewritten.
+# msiexec runs elevated from here, so the cache root gets its own ACL first (Protect-RwFolder, _Acl.ps1):
+# users may read (per-user installs run msiexec as the user) but never write. A root whose owner or ACL was
+# wrong may hold anything a user planted or can still swap: it is made anew, empty, before use.
 $root = [string]$rwArgs.directory
+$cache = [string](Get-RwValue $rwArgs 'cache_dir')
+if (-not $cache) { $cache = Split-Path -Path $root -Parent }
+if (-not ([IO.Path]::GetFullPath($root)).StartsWith(([IO.Path]::GetFullPath($cache)).TrimEnd('\') + '\', 'OrdinalIgnoreCase')) {
+    throw "directory $root is not inside the package cache $cache"
+}
+$acl = Protect-RwFolder -Path $cache -Read 'S-1-5-32-545'
 $stale = New-Object System.Collections.Generic.List[string]
 $null = New-Item -ItemType Directory -Path $root -Force
 foreach ($file in $rwArgs.files) {
@@ -17,4 +27,7 @@ foreach ($file in $rwArgs.files) {
     }
     if (-not $same) { $stale.Add([string]$file.path) }
 }
-Write-RwResult -Result @{ directory = (Resolve-Path -LiteralPath $root).ProviderPath; stale = $stale.ToArray() }
+Write-RwResult -Result @{
+    directory = (Resolve-Path -LiteralPath $root).ProviderPath; stale = $stale.ToArray()
+    cache_dir = [IO.Path]::GetFullPath($cache).TrimEnd('\'); acl = $acl.state; removed = $acl.removed
+}

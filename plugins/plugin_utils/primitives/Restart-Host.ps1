@@ -1,5 +1,8 @@
-# Start a restart: shutdown.exe /r /t <delay> [/c <msg>], run with an argument array. The message comes
+# Start a restart: shutdown.exe /r /f /t <delay> [/c <msg>], run with an argument array. The message comes
 # from stdin JSON and is quoted here by the CommandLineToArgvW rules, so no shell ever parses it.
+# /f is explicit: shutdown.exe implies it for any /t above 0 ("If the timeout period is greater than 0, the /f
+# parameter is implied", Microsoft's shutdown command reference), and with /t 0 an application could otherwise
+# hold the restart up. Running applications are closed without asking to save.
 # shutdown.exe only schedules the restart and returns, so this result normally reaches the controller
 # before WinRM stops; with a delay of 0 it may not, and the controller allows for that.
 function ConvertTo-RwArgument {
@@ -23,13 +26,14 @@ function Invoke-RwShutdown {
     # Read stderr asynchronously: two synchronous reads can deadlock on a full pipe buffer.
     $stderr = $process.StandardError.ReadToEndAsync()
     $stdout = $process.StandardOutput.ReadToEnd()
-    $process.WaitForExit()
+    # shutdown.exe only schedules and returns; bounded all the same, so no host wait is open-ended.
+    if (-not $process.WaitForExit(60000)) { throw 'shutdown.exe did not return within 60 seconds' }
     return @{ rc = $process.ExitCode; output = ($stdout + $stderr.Result).Trim() }
 }
 
 $delay = [int](Get-RwValue $rwArgs 'delay')
 $message = [string](Get-RwValue $rwArgs 'msg')
-$argList = @('/r', '/t', [string]$delay)
+$argList = @('/r', '/f', '/t', [string]$delay)
 if ($message) { $argList += @('/c', $message) }
 $run = Invoke-RwShutdown -Arguments $argList
 $abortedPending = $false
@@ -45,4 +49,5 @@ Write-RwResult -Result @{
     output = $run.output
     aborted_pending = $abortedPending
     delay = $delay
+    arguments = $argList
 }

@@ -1,37 +1,38 @@
 # Download a package from an HTTPS URL into its content-addressed cache folder and expand a zip there.
-# Bytes count only once their SHA-256 matches: the download goes to a temporary name, gets its real
-# name when the hash matches and is deleted when it does not, so the cache never holds bytes nobody
-# vouched for. A file already there with the expected hash is not downloaded again. The host's own
-# certificate trust and proxy settings apply. check_only writes nothing: it says whether it is there.
+# Bytes count only once their SHA-256 matches: they arrive under a temporary name, get the real one when the
+# hash matches and are deleted when not. A file already there with that hash is not fetched again; check_only
+# writes nothing. Redirects are refused, not followed: one could lead to plain http or to another server.
 $url = [string]$rwArgs.url
 $expected = ([string]$rwArgs.sha256).ToLowerInvariant()
 $root = [string]$rwArgs.directory
 $file = Join-Path -Path $root -ChildPath ([string]$rwArgs.file_name)
 $content = Join-Path -Path $root -ChildPath 'package'
-$expand = [bool](Get-RwValue $rwArgs 'expand')
-$checkOnly = [bool](Get-RwValue $rwArgs 'check_only')
-$timeout, $limit = [int]$rwArgs.timeout_seconds, [int64]$rwArgs.max_bytes
-
+$expand, $checkOnly = [bool](Get-RwValue $rwArgs 'expand'), [bool](Get-RwValue $rwArgs 'check_only')
+$timeout, $limit, $proxy = [int]$rwArgs.timeout_seconds, [int64]$rwArgs.max_bytes, [string](Get-RwValue $rwArgs 'proxy')
 function Get-RwSha256([string] $Path) { (Get-FileHash -LiteralPath $Path -Algorithm SHA256).Hash.ToLowerInvariant() }
 
+# SystemDefault (0) lets Windows choose, TLS 1.3 included where it has it: adding Tls12 would pin 1.2. Any other
+# value is a legacy default (Ssl3, Tls without SchUseStrongCrypto): add Tls12 (3072), drop Ssl3/Tls/Tls11 (1008).
+$protocol = [int][Net.ServicePointManager]::SecurityProtocol
+if ($protocol -ne 0) { [Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType](($protocol -bor 3072) -band -bnot 1008) }
 $downloaded = $false
 $present = (Test-Path -LiteralPath $file -PathType Leaf) -and ((Get-RwSha256 $file) -eq $expected)
 if (-not $present -and -not $checkOnly) {
     $null = New-Item -ItemType Directory -Path $root -Force
-    $partial = "$file.partial"
-    # .NET Framework may default to TLS 1.0 only; package servers want 1.2.
-    $tls12 = [Net.SecurityProtocolType]::Tls12
-    [Net.ServicePointManager]::SecurityProtocol = [Net.ServicePointManager]::SecurityProtocol -bor $tls12
-    $failure = $null; $response = $null; $output = $null
+    $partial = "$file.partial"; $failure = $null; $response = $null; $output = $null
     try {
         $request = [Net.WebRequest]::Create($url)
-        $request.Timeout = $request.ReadWriteTimeout = $timeout * 1000
+        $request.Timeout = $request.ReadWriteTimeout = $timeout * 1000; $request.AllowAutoRedirect = $false
+        # No proxy given: [Net.WebRequest]::DefaultWebProxy, the Internet Options proxy of the WinRM account.
+        if ($proxy) { $request.Proxy = New-Object -TypeName Net.WebProxy -ArgumentList $proxy }
+        if ((Get-RwValue $rwArgs 'proxy_use_default_credentials') -and $request.Proxy) { $request.Proxy.Credentials = [Net.CredentialCache]::DefaultCredentials }
         $response = $request.GetResponse()
-        $stream = $response.GetResponseStream()
-        $output = [IO.File]::Create($partial)
-        $buffer = New-Object byte[] 1048576
-        $total = [int64]0
-        $clock = [Diagnostics.Stopwatch]::StartNew()
+        if (($status = [int]$response.StatusCode) -ge 300 -and $status -lt 400) {
+            $to = New-Object -TypeName Uri -ArgumentList ([Uri]$url), ([string]$response.Headers['Location'])
+            throw "the server redirects ($status) to $($to.Scheme)://$($to.Authority)/, and redirects are not followed: give the final URL"
+        }
+        $stream, $output = $response.GetResponseStream(), [IO.File]::Create($partial)
+        $buffer, $total, $clock = (New-Object byte[] 1048576), [int64]0, [Diagnostics.Stopwatch]::StartNew()
         # Bounded in bytes and time: a server that never stops sending cannot fill the disk.
         while (($read = $stream.Read($buffer, 0, $buffer.Length)) -gt 0) {
             $total += $read
@@ -60,9 +61,7 @@ $ready = $present -and (-not $expand -or (Test-Path -LiteralPath $content -PathT
 if ($present -and $expand -and -not $checkOnly -and ($downloaded -or -not $ready)) {
     # Expanded under a temporary name too: a folder named 'package' is always complete.
     $staging = "$content.partial"
-    foreach ($old in @($staging, $content)) {
-        if (Test-Path -LiteralPath $old) { Remove-Item -LiteralPath $old -Recurse -Force }
-    }
+    foreach ($old in @($staging, $content)) { if (Test-Path -LiteralPath $old) { Remove-Item -LiteralPath $old -Recurse -Force } }
     # -ErrorAction Stop: for an entry pointing outside the folder (..\) Expand-Archive only writes an error.
     try { Expand-Archive -LiteralPath $file -DestinationPath $staging -ErrorAction Stop } catch {
         Remove-Item -LiteralPath $staging -Recurse -Force -ErrorAction SilentlyContinue
@@ -71,10 +70,10 @@ if ($present -and $expand -and -not $checkOnly -and ($downloaded -or -not $ready
     Rename-Item -LiteralPath $staging -NewName 'package'
     $ready = $true
 }
-$folder = if ($expand) { $content } else { $root }
-$files = @()
+$folder = if ($expand) { $content } else { $root }; $files = @()
 if ($ready) {
     $folder = (Resolve-Path -LiteralPath $folder).ProviderPath
     $files = @(Get-ChildItem -LiteralPath $folder -Recurse -File -Force | ForEach-Object { $_.FullName.Substring($folder.Length).TrimStart('\') })
 }
-Write-RwResult -Result @{ present = $ready; downloaded = $downloaded; folder = $folder; files = $files }
+Write-RwResult -Result @{ present = $ready; downloaded = $downloaded; folder = $folder; files = $files
+    security_protocol = [string][Net.ServicePointManager]::SecurityProtocol }

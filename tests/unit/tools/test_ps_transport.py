@@ -66,3 +66,22 @@ def test_a_prelude_without_a_trap_is_refused() -> None:
 @pytest.mark.parametrize("text", ["# J\u00fcrgen\n$a = 1", "$a = '\u2013'"])
 def test_a_script_beyond_ascii_is_refused(text: str) -> None:
     assert "not ASCII" in _messages(ps_transport.check_ascii(text, "x.ps1"))
+
+
+def test_a_primitive_calling_a_shared_function_it_does_not_declare_is_refused() -> None:
+    from lab.winrm.commands import winhost
+
+    built = winhost.build_script("Invoke-Msiexec")
+    assert ps_transport.check_functions_defined(built, "Invoke-Msiexec.ps1") == []
+    without_uses = built.replace((PRIMITIVES / "_Tail.ps1").read_text(encoding="utf-8"), "")
+    problems = ps_transport.check_functions_defined(without_uses, "Invoke-Msiexec.ps1")
+    assert "calls Read-RwLogTail, which neither the prelude nor a shared script" in _messages(problems)
+
+
+def test_a_uses_line_naming_an_unknown_script_is_refused() -> None:
+    from ansible_collections.rollout.windows.plugins.plugin_utils import _winhost
+
+    with pytest.raises(ValueError, match="unknown shared script"):
+        _winhost.shared_scripts("# rollout.windows uses: _Nothing\n$a = 1")
+    with pytest.raises(ValueError, match="not a shared script name"):
+        _winhost.shared_scripts("# rollout.windows uses: _Prelude\n$a = 1")

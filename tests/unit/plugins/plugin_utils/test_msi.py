@@ -65,6 +65,7 @@ def test_msiexec_arguments_layout() -> None:
         "/norestart",
         "/L*V",
         r"C:\l.log",
+        "MSIRESTARTMANAGERCONTROL=Disable",
         "A=1",
         "B=1",
         "TRANSFORMS=a.mst;b.mst",
@@ -78,7 +79,7 @@ hostile = st.text(alphabet=st.sampled_from([*list("ab \"';$()`\n\r\t&|<>%^!\\{}[
 def test_property_values_pass_literally(value: str) -> None:
     args = _msi.msiexec_arguments("install", "x.msi", "l.log", {"PROP": value})
     assert args[-1] == f"PROP={value}"
-    assert len(args) == 7  # one element, whatever the value holds
+    assert len(args) == 8  # one element, whatever the value holds
 
 
 @pytest.mark.parametrize("name", ["bad name", "A=B", "", "1ABC", "X;Y"])

@@ -1,0 +1,167 @@
+"""C# compile check: every Add-Type source in the primitives must compile.
+
+Windows PowerShell 5.1 compiles ``Add-Type -TypeDefinition`` / ``-MemberDefinition`` sources with
+the .NET Framework C# compiler at run time, so a typo there only shows on a Windows host, as a
+failed command. Here each source is extracted with the tree-sitter PowerShell grammar and compiled
+with Mono's ``mcs`` (Debian package mono-mcs, installed by tools/setup.sh) as a library against
+what 5.1's Add-Type references by default: System.dll (System.Management.Automation.dll, the other
+default, does not exist under Mono; a source that needs it fails here and says so). For
+``-MemberDefinition`` the members are wrapped the way Add-Type does: ``using System;`` and
+``using System.Runtime.InteropServices;`` (plus ``-UsingNamespace``), in ``public class <Name>``
+inside ``namespace <Namespace>``. Source: the Add-Type help of Windows PowerShell 5.1
+(-ReferencedAssemblies and -UsingNamespace).
+
+Usage: ``python tools/cs_compile.py [PATH ...]`` (default: every primitive). Exit 1 on any error.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import tree_sitter_powershell
+from tree_sitter import Language, Node, Parser
+
+_PARSER = Parser(Language(tree_sitter_powershell.language()))
+_STRING_NODES = {"verbatim_here_string_characters", "expandable_here_string_literal", "verbatim_string_characters"}
+_MCS_LINE = re.compile(r"^(?P<file>[^(]+)\((?P<line>\d+),(?P<col>\d+)\): (?P<msg>.*)$")
+
+
+@dataclass(frozen=True)
+class Source:
+    path: str
+    line: int  # .ps1 line of the first C# line
+    code: str
+    header_lines: int  # lines the wrapper adds before the first C# line
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.message}"
+
+
+def _walk(node: Node):  # type: ignore[no-untyped-def]
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
+def _text(node: Node) -> str:
+    return node.text.decode("utf-8", "replace") if node.text else ""
+
+
+def _literal(node: Node) -> tuple[str, int] | None:
+    """The value of a string argument and the line its first character is on."""
+    strings = [n for n in _walk(node) if n.type in _STRING_NODES or n.type == "expandable_string_literal"]
+    if not strings:
+        return None
+    raw = _text(strings[0])
+    if raw.startswith(("@'", '@"')):
+        body = raw[2:-2]
+        body = body[body.index("\n") + 1 :] if "\n" in body else body
+        body = body[: body.rindex("\n")] if "\n" in body else body
+        return body, strings[0].start_point[0] + 2
+    return raw.strip("'\""), strings[0].start_point[0] + 1
+
+
+def _word(node: Node) -> str:
+    """A bare word or a quoted string argument (-Name SessionMessage, -Name 'SessionMessage')."""
+    value = _literal(node)
+    return value[0] if value is not None else _text(node).strip()
+
+
+def _arguments(command: Node) -> dict[str, Node]:
+    """Named parameters of a command, lower-cased, each with the element that follows it."""
+    elements = next((c for c in command.children if c.type == "command_elements"), None)
+    found: dict[str, Node] = {}
+    if elements is None:
+        return found
+    items = [c for c in elements.children if c.type != "command_argument_sep"]
+    for i, item in enumerate(items):
+        if item.type == "command_parameter" and i + 1 < len(items):
+            found[_text(item).lower()] = items[i + 1]
+    return found
+
+
+def extract(script: str, path: str = "<string>") -> list[Source]:
+    sources: list[Source] = []
+    tree = _PARSER.parse(script.encode("utf-8"))
+    for node in _walk(tree.root_node):
+        if node.type != "command":
+            continue
+        name = next((c for c in node.children if c.type == "command_name"), None)
+        if name is None or _text(name).lower() != "add-type":
+            continue
+        args = _arguments(node)
+        if "-typedefinition" in args:
+            value = _literal(args["-typedefinition"])
+            if value is not None:
+                sources.append(Source(path, value[1], value[0], 0))
+        elif "-memberdefinition" in args:
+            value = _literal(args["-memberdefinition"])
+            if value is None:
+                continue
+            usings = ["System", "System.Runtime.InteropServices"]
+            if "-usingnamespace" in args:
+                usings += [u.strip(" '\"") for u in _text(args["-usingnamespace"]).split(",") if u.strip(" '\"")]
+            namespace = _word(args["-namespace"]) if "-namespace" in args else None
+            cls = _word(args["-name"]) if "-name" in args else "Generated"
+            header = [f"using {u};" for u in usings]
+            header += [f"namespace {namespace or 'Microsoft.PowerShell.Commands.AddType.AutoGeneratedTypes'} {{"]
+            header += [f"public class {cls} {{"]
+            code = "\n".join(header) + "\n" + value[0] + "\n}\n}\n"
+            sources.append(Source(path, value[1], code, len(header)))
+    return sources
+
+
+def compile_source(source: Source, mcs: str | None = None) -> list[Problem]:
+    mcs = mcs or shutil.which("mcs")
+    if mcs is None:
+        return [Problem(source.path, source.line, 1, "mcs not found: install Debian's mono-mcs (tools/setup.sh)")]
+    with tempfile.TemporaryDirectory() as tmp:
+        cs = Path(tmp) / "AddType.cs"
+        cs.write_text(source.code, encoding="utf-8")
+        try:
+            run = subprocess.run(
+                [mcs, "-target:library", "-r:System.dll", f"-out:{Path(tmp) / 'AddType.dll'}", str(cs)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except OSError as exc:
+            return [Problem(source.path, source.line, 1, f"mcs cannot run ({exc}): install Debian's mono-mcs")]
+    if run.returncode == 0:
+        return []
+    problems = []
+    for line in (run.stdout + run.stderr).splitlines():
+        match = _MCS_LINE.match(line.strip())
+        if match and "error" in match["msg"]:
+            where = source.line + int(match["line"]) - 1 - source.header_lines
+            problems.append(Problem(source.path, where, int(match["col"]), f"C# (mcs): {match['msg']}"))
+    return problems or [Problem(source.path, source.line, 1, f"C# (mcs) failed: {(run.stdout + run.stderr).strip()}")]
+
+
+def main(argv: list[str]) -> int:
+    root = Path(__file__).resolve().parent.parent
+    paths = [Path(a) for a in argv] or sorted((root / "plugins" / "plugin_utils" / "primitives").glob("*.ps1"))
+    sources = [s for p in paths for s in extract(p.read_text(encoding="utf-8-sig"), str(p))]
+    problems = [problem for source in sources for problem in compile_source(source)]
+    for problem in problems:
+        print(problem)
+    print(f"cs-compile: {len(sources)} Add-Type sources, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
