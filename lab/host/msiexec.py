@@ -199,6 +199,32 @@ def parse_arguments(argv: list[str]) -> Invocation:
     return inv
 
 
+# "MsiHiddenProperties property" (learn.microsoft.com): the installer does not write the values of the
+# properties it names into the log; verbose logs show them as ten asterisks. Names are case-sensitive,
+# as property names are. (Where the Debug policy is 7 Windows logs command-line properties anyway; the
+# lab models the default policy.)
+HIDDEN = "**********"
+
+
+def hidden_properties(argv: list[str]) -> set[str]:
+    names: set[str] = set()
+    for arg in argv:
+        match = _PROPERTY.match(arg)
+        if match and match.group(1).lower() == "msihiddenproperties":
+            names |= {n for n in match.group(2).split(";") if n}
+    return names
+
+
+def loggable(argv: list[str]) -> list[str]:
+    """The command line as the verbose log shows it: values of hidden properties masked."""
+    hidden = hidden_properties(argv)
+    out = []
+    for arg in argv:
+        match = _PROPERTY.match(arg)
+        out.append(f"{match.group(1)}={HIDDEN}" if match and match.group(1) in hidden else arg)
+    return out
+
+
 @dataclass
 class MsiexecResult:
     rc: int
@@ -405,6 +431,11 @@ class Msiexec:
 
     def _finish(self, rc: int, inv: Invocation | None, started: float, **extra: Any) -> MsiexecResult:
         log = self.log
+        if inv is not None:
+            # A verbose log ends with the property dump; hidden properties show as asterisks.
+            hidden = hidden_properties(self.argv)
+            for name, value in sorted(inv.properties.items()):
+                log.add(f"Property(S): {name} = {HIDDEN if name in hidden else value}")
         log.add(f"MainEngineThread is returning {rc}")
         log.raw(f"=== Verbose logging stopped: {self.host.clock.now().strftime('%m/%d/%Y  %H:%M:%S')} ===")
         if inv is not None and inv.log_path:
@@ -433,7 +464,7 @@ class Msiexec:
             f"5.00.10011.00  Calling process: C:\\Windows\\system32\\msiexec.exe ==="
         )
         log.add("Resetting cached policy values", "c")
-        log.add(f"Machine policy value 'DisableUserInstalls' is 0; command line: {self.argv!r}", "c")
+        log.add(f"Machine policy value 'DisableUserInstalls' is 0; command line: {loggable(self.argv)!r}", "c")
         try:
             inv = parse_arguments(self.argv)
         except InvalidCommandLine as exc:
@@ -526,7 +557,8 @@ class Msiexec:
         log.add(f"PROPERTY CHANGE: Adding ALLUSERS property. Its value is '{props.get('ALLUSERS', '')}'.")
         log.add(f"Product Code from property table: {pkg.product_code}. Context: {context} (SID {sid})")
         for key in sorted(inv.properties):
-            log.add(f"PROPERTY CHANGE: Adding {key} property. Its value is '{inv.properties[key]}'.")
+            shown = HIDDEN if key in hidden_properties(self.argv) else inv.properties[key]
+            log.add(f"PROPERTY CHANGE: Adding {key} property. Its value is '{shown}'.")
         same = _find_installed(host, pkg.product_code, sid)
         if same is not None and version_key(same["version"]) != version_key(pkg.product_version):
             log.add(f"Product: {pkg.product_name} -- Error 1316. Another version of this product is already installed.")

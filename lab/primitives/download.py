@@ -369,13 +369,18 @@ def _remove_if_empty(host: Host, folder: str) -> None:
         host.files.remove(folder)
 
 
-def _expand(host: Host, zip_path: str, dest: str) -> None:
-    """``Expand-Archive -ErrorAction Stop``: every entry inside ``dest``, or nothing at all."""
+def _expand(host: Host, zip_path: str, dest: str, max_bytes: int) -> None:
+    """``Expand-RwPackageZip`` (_Zip.ps1): bounded by ``max_bytes`` and 100,000 entries from the central
+    directory before anything is written, then ``Expand-Archive -ErrorAction Stop``: every entry inside
+    ``dest``, or nothing at all."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(host.files.read_bytes(zip_path)))
         entries = archive.infolist()
     except zipfile.BadZipFile as exc:
         raise PrimitiveFailure(f"cannot expand {zip_path}: {exc}") from exc
+    total = sum(e.file_size for e in entries)
+    if total > max_bytes:
+        raise PrimitiveFailure(f"cannot expand {zip_path}: it expands to {total} bytes, over {max_bytes}")
     if len(entries) > LAB_MAX_ZIP_ENTRIES or sum(e.file_size for e in entries) > LAB_MAX_BYTES:
         raise PrimitiveFailure(f"lab: {zip_path} expands to more than the lab allows")
     for entry in entries:
@@ -456,7 +461,7 @@ async def save_package_url(host: Host, args: dict[str, Any], ctx: PrimitiveConte
         present = downloaded = True
     ready = present and (not expand or host.files.is_dir(content))
     if present and expand and not check_only and (downloaded or not ready):
-        _expand(host, file, content)
+        _expand(host, file, content, int(args.get("max_bytes") or LAB_MAX_BYTES))
         ready = True
     folder = content if expand else root
     files: list[str] = []

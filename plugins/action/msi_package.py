@@ -35,6 +35,8 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "upgrade_code": {"type": "str"},
     "version": {"type": "str"},
     "properties": {"type": "dict", "default": {}},
+    # Passed to msiexec like properties, hidden from its log (MsiHiddenProperties) and masked in every result.
+    "secret_properties": {"type": "dict", "default": {}, "no_log": True},
     "transforms": {"type": "list", "elements": "str", "default": []},
     "allow_downgrade": {"type": "bool", "default": False},
     "busy_timeout": {"type": "int", "default": 600},
@@ -87,6 +89,33 @@ def _check_proxy(proxy: str) -> None:
         raise ValueError("proxy must be http(s)://host[:port] alone, without a path")
 
 
+MIN_SECRET_LENGTH = 4
+
+
+def _check_secret_properties(args: dict[str, t.Any]) -> None:
+    """Secrets go only where no ordinary user can read them back; say so rather than leak them."""
+    secrets = args["secret_properties"]
+    if not secrets:
+        return
+    if args["scope"] == "user":
+        raise ValueError(
+            "secret_properties cannot be used with scope=user: a per-user install runs msiexec as that user, "
+            "whose scheduled task command line, msiexec log and Active Setup entry (readable by every user) "
+            "would hold the values; install per machine, or give the value another way"
+        )
+    short = sorted(name for name, value in secrets.items() if len(_msi.property_text(value)) < MIN_SECRET_LENGTH)
+    if short:
+        raise ValueError(
+            f"secret_properties: {', '.join(short)} has a value under {MIN_SECRET_LENGTH} characters, which "
+            "cannot be masked in output without hiding unrelated text; pass it in properties"
+        )
+    overlap = sorted({k.upper() for k in secrets} & {k.upper() for k in args["properties"]})
+    if overlap:
+        raise ValueError(f"properties and secret_properties both set {', '.join(overlap)}: give each once")
+    if "MSIHIDDENPROPERTIES" in {k.upper() for k in secrets}:
+        raise ValueError("secret_properties: MsiHiddenProperties is set by the module from the secret names")
+
+
 class Package(t.NamedTuple):
     """The package as far as the controller knows it before touching the host."""
 
@@ -135,6 +164,14 @@ class ActionModule(WinHostAction):
         "required_by": REQUIRED_BY,
     }
 
+    def _secrets(self, args: dict[str, t.Any]) -> list[str]:
+        values = [_msi.property_text(v) for v in args["secret_properties"].values()]
+        if args["url"]:
+            # A signed download URL carries its token in the query string (or, rarely, as userinfo).
+            parts = urlsplit(args["url"])
+            values += [parts.query, parts.password or ""]
+        return values
+
     def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
         # What the host fixed on the way (a cache or log folder whose ACL let users write) reaches the admin.
         self._host_notes: list[str] = []
@@ -154,6 +191,7 @@ class ActionModule(WinHostAction):
     def _run(self, host: WinHost, args: dict[str, t.Any]) -> dict[str, t.Any]:
         if args["busy_timeout"] < 0:
             raise ValueError(f"busy_timeout must be 0 or more seconds, got {args['busy_timeout']}")
+        _check_secret_properties(args)
         if args["msiexec_timeout"] <= 0:
             raise ValueError(f"msiexec_timeout must be 1 or more seconds, got {args['msiexec_timeout']}")
         if args["proxy"] is not None:
@@ -488,7 +526,7 @@ class ActionModule(WinHostAction):
             action,
             target,
             log_path,
-            args["properties"] if installing else {},
+            _msi.with_secrets(args["properties"], args["secret_properties"]) if installing else {},
             args["transforms"] if installing else (),
             restart_manager=args["restart_manager"],
         )
@@ -514,6 +552,7 @@ class ActionModule(WinHostAction):
             float(args["busy_timeout"]),
         )
         if outcome.get("running"):
+            pid = outcome.get("pid")
             return {
                 "failed": True,
                 "still_running": True,
@@ -521,7 +560,7 @@ class ActionModule(WinHostAction):
                 "busy_retries": retries,
                 "msg": (
                     f"msiexec {action} is still running after msiexec_timeout={args['msiexec_timeout']} s "
-                    f"(process {pid if isinstance(pid := outcome.get('pid'), int) else 'unknown'}); it was left to "
+                    f"(process {pid if isinstance(pid, int) else 'unknown'}); it was left to "
                     "finish, since stopping it mid-transaction can leave the product half installed. "
                     f"Its log is {log_path}; run again later (a rerun waits for it, as for 1618)."
                 ),

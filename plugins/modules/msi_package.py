@@ -169,6 +169,22 @@ options:
       - Booleans become C(1)/C(0). Give transforms in O(transforms), not as C(TRANSFORMS).
     type: dict
     default: {}
+  secret_properties:
+    description:
+      - Windows Installer properties whose values are secret, such as a licence key or a service
+        password; passed to msiexec like O(properties) (each name in one of the two only).
+      - The module names them in C(MsiHiddenProperties), so Windows Installer writes asterisks
+        instead of their values into its verbose log, and masks them in everything it returns
+        (result, diff, warnings, errors, RV(log_tail)). The value is marked C(no_log).
+      - "Where a Debug policy of 7 is set, Windows Installer logs command-line properties anyway;
+        the log folder (O(log_dir)) is then the protection: only SYSTEM and Administrators can read
+        or write it. The running msiexec's command line is visible to administrators of the host."
+      - Refused with O(scope=user) (and so with O(active_setup)), since a per-user install runs as
+        that user, who could read the value from the task command line and the log.
+      - A signed download URL (O(url) with a token in its query string) is masked the same way.
+      - Values under 4 characters are refused, since masking them would hide unrelated text.
+    type: dict
+    default: {}
   transforms:
     description:
       - Transform (C(.mst)) paths on the host, applied in order.
@@ -252,6 +268,14 @@ EXAMPLES = r"""
     src: packages/suite-9.3.1
     properties:
       BACKENDURL: https://backend.example.com
+
+- name: Install with a licence key that must not appear in logs or results
+  rollout.windows.msi_package:
+    src: packages/suite-9.3.1
+    properties:
+      BACKENDURL: https://backend.example.com
+    secret_properties:
+      LICENSEKEY: "{{ vault_suite_licence_key }}"
 
 - name: Install from a share the hosts can read, facts given up front
   rollout.windows.msi_package:

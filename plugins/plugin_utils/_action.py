@@ -33,6 +33,34 @@ def is_connection_error(exc: BaseException) -> bool:
     return (type(exc).__module__ or "").startswith(("winrm", "urllib3", "requests"))
 
 
+MASK = "********"
+
+
+def mask_secrets(value: t.Any, secrets: t.Iterable[str]) -> t.Any:
+    """``value`` with every secret replaced by :data:`MASK`, in every string of it, keys included.
+
+    An action plugin's result does not go through the module no_log filter ansible-core applies to
+    modules, so the modules that take secrets mask their own results, whatever echoed them: a
+    warning, a failure message, a diff, or msiexec's log tail.
+    """
+    ordered = sorted({s for s in secrets if s}, key=len, reverse=True)
+    if not ordered:
+        return value
+
+    def mask(item: t.Any) -> t.Any:
+        if isinstance(item, str):
+            for secret in ordered:
+                item = item.replace(secret, MASK)
+            return item
+        if isinstance(item, dict):
+            return {mask(k): mask(v) for k, v in item.items()}
+        if isinstance(item, list | tuple):
+            return [mask(v) for v in item]
+        return item
+
+    return mask(value)
+
+
 @contextlib.contextmanager
 def unreachable_on_connection_loss() -> Iterator[None]:
     """Re-raise a lost connection as AnsibleConnectionFailure, so Ansible reports the host UNREACHABLE.
@@ -76,7 +104,11 @@ class WinHostAction(ActionBase):
         except (PrimitiveError, ValueError) as exc:
             result.update(failed=True, msg=str(exc))
         result["winrm"] = {"commands": host.stats.commands, "bytes_sent": host.stats.bytes_sent}
-        return result
+        return mask_secrets(result, self._secrets(args))
+
+    def _secrets(self, args: dict[str, t.Any]) -> list[str]:
+        """Values no result, diff, warning, error or log tail may show (a module's no_log data)."""
+        return []
 
     def _refuse_connection(self) -> str | None:
         """Why this task cannot run its primitives, before any of them is sent; None when it can.

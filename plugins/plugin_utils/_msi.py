@@ -127,6 +127,24 @@ RESTART_MANAGER: dict[str, str | None] = {
 }
 
 
+def with_secrets(properties: t.Mapping[str, t.Any], secrets: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """``properties`` plus ``secrets``, with MsiHiddenProperties naming the secrets.
+
+    Windows Installer then writes ``**********`` for them in its verbose log ("MsiHiddenProperties
+    property", learn.microsoft.com). It may still log properties given on the command line where the
+    Debug policy is 7 ("Preventing Confidential Information from Being Written into the Log File"),
+    which is why the log folder is administrators-only and every result is masked on the controller.
+    """
+    if not secrets:
+        return dict(properties)
+    merged = {**properties, **secrets}
+    given = next((k for k in properties if k.upper() == "MSIHIDDENPROPERTIES"), None)
+    hidden = [n for n in str(properties[given]).split(";") if n] if given else []
+    merged.pop(given or "", None)
+    merged["MsiHiddenProperties"] = ";".join([*hidden, *(n for n in secrets if n not in hidden)])
+    return merged
+
+
 def msiexec_arguments(
     action: str,
     target: str,
@@ -163,7 +181,7 @@ def msiexec_arguments(
             raise ValueError("properties: give transforms in the 'transforms' option, not as TRANSFORMS")
         if name.upper() == "MSIRESTARTMANAGERCONTROL":
             raise ValueError("properties: choose Restart Manager with the 'restart_manager' option, not as a property")
-        args.append(f"{name}={_property_text(value)}")
+        args.append(f"{name}={property_text(value)}")
     if transforms:
         args.append("TRANSFORMS=" + ";".join(transforms))
     return args
@@ -204,7 +222,7 @@ def install_context(properties: t.Mapping[str, str]) -> str:
     return "machine"
 
 
-def _property_text(value: t.Any) -> str:
+def property_text(value: t.Any) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     return str(value)

@@ -125,4 +125,3 @@ def test_a_bootstrap_without_the_language_check_meets_windows_own_error(fleet: F
         assert b"Method invocation is supported only on core types in this language mode." in err
     finally:
         _control(fleet, "client-0001", {"language_mode": "FullLanguage"})
-

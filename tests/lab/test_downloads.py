@@ -276,6 +276,24 @@ def test_zip_entry_outside_the_folder_is_refused(kit: Any, ca: LabCA, site: Path
     assert not host.files.exists("C:\\ProgramData\\rollout.windows\\cache\\outside.txt")
 
 
+def test_a_zip_that_expands_beyond_the_bound_writes_nothing(kit: Any, ca: LabCA, site: Path) -> None:
+    # A zip bomb in miniature: 64 KB that expands to 4 MB, against a 1 MB bound.
+    bomb = site / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("ExampleOfficeSuite.msi", b"\0" * (4 * 1024 * 1024))
+    host = kit.host()
+    trust_root(host, ca.ca_path.read_bytes())
+
+    async def scenario(server: DownloadServer) -> str:
+        args = save_args(server.url + "bomb.zip", sha(bomb), "bomb.zip", max_bytes=1024 * 1024)
+        with pytest.raises(winhost.PrimitiveError) as failure:
+            await call(host, "Save-PackageUrl", args)
+        return failure.value.msg
+
+    assert f"expands to {4 * 1024 * 1024} bytes, over {1024 * 1024}" in serve(ca, site, scenario)
+    assert not host.files.exists(CACHE + "\\package")
+
+
 # -- the fleet ---------------------------------------------------------------------------------------------------
 def test_fleet_serves_downloads_and_hosts_trust_its_ca(tmp_path: Path, site: Path) -> None:
     fleet = start_test_fleet(tmp_path / "fleet", clients=1, servers=0, downloads_dir=site)

@@ -1,3 +1,4 @@
+# rollout.windows uses: _Acl, _Zip
 # Download a package from an HTTPS URL into its content-addressed cache folder and expand a zip there.
 # Bytes count only once their SHA-256 matches: they arrive under a temporary name, get the real one when the
 # hash matches and are deleted when not. A file already there with that hash is not fetched again; check_only
@@ -16,6 +17,8 @@ function Get-RwSha256([string] $Path) { (Get-FileHash -LiteralPath $Path -Algori
 $protocol = [int][Net.ServicePointManager]::SecurityProtocol
 if ($protocol -ne 0) { [Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType](($protocol -bor 3072) -band -bnot 1008) }
 $downloaded = $false
+# The cache runs elevated msiexec: its ACL first (Protect-RwFolder, _Acl.ps1), as Initialize-PackageCache does.
+if (-not $checkOnly) { $null = Protect-RwFolder -Path $(if ($c = [string](Get-RwValue $rwArgs 'cache_dir')) { $c } else { Split-Path -Path $root -Parent }) -Read 'S-1-5-32-545' }
 $present = (Test-Path -LiteralPath $file -PathType Leaf) -and ((Get-RwSha256 $file) -eq $expected)
 if (-not $present -and -not $checkOnly) {
     $null = New-Item -ItemType Directory -Path $root -Force
@@ -59,15 +62,7 @@ if (-not $present -and -not $checkOnly) {
 }
 $ready = $present -and (-not $expand -or (Test-Path -LiteralPath $content -PathType Container))
 if ($present -and $expand -and -not $checkOnly -and ($downloaded -or -not $ready)) {
-    # Expanded under a temporary name too: a folder named 'package' is always complete.
-    $staging = "$content.partial"
-    foreach ($old in @($staging, $content)) { if (Test-Path -LiteralPath $old) { Remove-Item -LiteralPath $old -Recurse -Force } }
-    # -ErrorAction Stop: for an entry pointing outside the folder (..\) Expand-Archive only writes an error.
-    try { Expand-Archive -LiteralPath $file -DestinationPath $staging -ErrorAction Stop } catch {
-        Remove-Item -LiteralPath $staging -Recurse -Force -ErrorAction SilentlyContinue
-        throw "cannot expand ${file}: $($_.Exception.Message)"
-    }
-    Rename-Item -LiteralPath $staging -NewName 'package'
+    Expand-RwPackageZip -Path $file -Destination $content -MaxBytes $limit
     $ready = $true
 }
 $folder = if ($expand) { $content } else { $root }; $files = @()

@@ -43,3 +43,35 @@ def test_a_reset_mid_command_becomes_unreachable() -> None:
 def test_a_bug_stays_a_bug() -> None:
     with pytest.raises(KeyError), unreachable_on_connection_loss():
         raise KeyError("products")
+
+
+def test_secrets_are_masked_everywhere_in_a_result() -> None:
+    from ansible_collections.rollout.windows.plugins.plugin_utils._action import MASK, mask_secrets
+
+    result = {
+        "msg": "msiexec failed: LICENSE=abc123 rejected",
+        "diff": {"after": "key abc123\n"},
+        "log_tail": ["Property(S): LICENSE = abc123", "ok"],
+        "abc123": 1,
+        "rc": 1603,
+    }
+    masked = mask_secrets(result, ["abc123", ""])
+    assert "abc123" not in repr(masked)
+    assert masked["log_tail"][0] == f"Property(S): LICENSE = {MASK}"
+    assert masked["rc"] == 1603
+    # Nothing to mask: the same result.
+    assert mask_secrets(result, []) is result
+
+
+def test_a_longer_secret_is_masked_before_a_shorter_one_it_contains() -> None:
+    from ansible_collections.rollout.windows.plugins.plugin_utils._action import MASK, mask_secrets
+
+    assert mask_secrets("sig=abc&x=abcdef", ["abc", "abcdef"]) == f"sig={MASK}&x={MASK}"
+
+
+def test_msi_package_masks_a_signed_url_token_and_secret_values() -> None:
+    from ansible_collections.rollout.windows.plugins.action.msi_package import ActionModule
+
+    args = {"secret_properties": {"KEY": "s3cr3t"}, "url": "https://u:pw@h.example/p.zip?sig=TOKEN"}
+    secrets = ActionModule._secrets(None, args)  # type: ignore[arg-type]
+    assert {"s3cr3t", "sig=TOKEN", "pw"} <= set(secrets)
