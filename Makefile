@@ -13,7 +13,7 @@ LAYERS := unit integration molecule sanity lint ps-parse
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt tools/setup.sh
+$(STAMP): requirements.txt requirements-dev.txt requirements.lock tools/setup.sh
 	tools/setup.sh
 	touch $@
 

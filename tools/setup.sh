@@ -29,7 +29,9 @@ fi
 if [ ! -x .venv/bin/python ]; then
     "$python" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+# requirements.lock pins requirements-dev.txt and everything below it with hashes: a file on the index
+# that changed since it was locked, or a dependency nobody pinned, makes pip fail instead of installing.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
 
 link=.tmp/collections/ansible_collections/rollout/windows
 if [ ! -e "$link" ]; then

@@ -21,6 +21,7 @@ class ActionModule(ActionBase):
         args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
         try:
             client = _backend.client_for(self, args, task_vars)
+            result.setdefault("warnings", []).extend(_backend.warnings_for(client))
             info = client.info()
             result.update(
                 changed=False,

@@ -38,6 +38,7 @@ class ActionModule(ActionBase):
                 if args[name] is not None
             }
             client = _backend.client_for(self, args, task_vars)
+            result.setdefault("warnings", []).extend(_backend.warnings_for(client))
             result.update(self._apply(client, wanted))
         except (_backend.BackendError, ValueError) as exc:
             result.update(failed=True, msg=str(exc))

@@ -68,6 +68,7 @@ class ActionModule(ActionBase):
         try:
             _check(args)
             client = _backend.client_for(self, args, task_vars)
+            result.setdefault("warnings", []).extend(_backend.warnings_for(client))
             result.update(self._apply(client, args))
         except (_backend.BackendError, ValueError) as exc:
             result.update(failed=True, msg=str(exc))

@@ -24,7 +24,8 @@ description:
     C(unassigned).
   - At the end of the playbook it writes a report to O(report_dir) - JSON, a Markdown page and a
     self-contained HTML page with a bar chart per wave (inline SVG, no external assets) - naming every
-    failed and unreachable host with the task and message that failed it.
+    failed and unreachable host with the task and message that failed it. Text from host answers is
+    escaped in both pages, so HTML or Markdown links in it come out as plain text.
   - A host is C(done) when its batch ended without a failure, C(failed) or C(unreachable) from its first
     failing task on, C(stopped) when its batch was ended early (C(max_fail_percentage) exceeded or every
     host failed), and C(pending) when its batch never started, which is where a stopped rollout leaves
@@ -39,8 +40,12 @@ requirements:
 options:
   report_dir:
     description:
-      - Folder for the report files; created when missing. Relative paths are relative to the
-        working directory of C(ansible-playbook).
+      - Folder for the report files; created when missing, readable only by the user running
+        C(ansible-playbook) (mode C(0700)). Relative paths are relative to the working directory of
+        C(ansible-playbook).
+      - Refused when it is a symbolic link, belongs to another user or others may write to it.
+      - Reports are new files of mode C(0600); an existing file (or a link) of the same name is left
+        alone and the report gets a numbered name beside it (C(report-1.md)).
     type: path
     default: rollout-reports
     env:
@@ -106,13 +111,16 @@ notes:
 
 import html
 import json
+import os
 import re
+import stat
 import time
 import typing as t
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ansible.errors import AnsibleError
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.callback import CallbackBase
 
@@ -346,9 +354,16 @@ class RolloutProgress:
         }
 
 
+# Markdown punctuation that would turn a host's text into a link, an image, code or a new cell. The
+# underscore stays: inside a word (wave_1) it never emphasises, and emphasis carries nothing active.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]|])")
+
+
 def _md_cell(value: t.Any) -> str:
+    """Host answers are untrusted: HTML is escaped and Markdown punctuation made literal, so nothing renders."""
     text = "" if value is None else str(value)
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\r", " ").replace("\n", "<br>")
+    text = html.escape(text, quote=False).replace("\r", " ")
+    return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", "<br>")
 
 
 def render_markdown(report: dict[str, t.Any]) -> str:
@@ -366,13 +381,14 @@ def render_markdown(report: dict[str, t.Any]) -> str:
             )
         out += ["", f"{len(play['batches'])} batch(es): " + ", ".join(f"{b['size']}" for b in play["batches"])]
     for stop in report["stopped_by_gate"]:
-        out += ["", f"**Stopped after batch {stop['batch']}** ({', '.join(stop['waves'])}): {_md_cell(stop['reason'])}"]
+        waves = _md_cell(", ".join(stop["waves"]))
+        out += ["", f"**Stopped after batch {stop['batch']}** ({waves}): {_md_cell(stop['reason'])}"]
     out += ["", "## Failed and unreachable hosts", ""]
     if report["failed_hosts"]:
         out += ["| host | wave | status | task | message |", "|---|---|---|---|---|"]
         for f in report["failed_hosts"]:
             out.append(
-                f"| {_md_cell(f['host'])} | {_md_cell(f['wave'])} | {f['status']} | {_md_cell(f['task'])} "
+                f"| {_md_cell(f['host'])} | {_md_cell(f['wave'])} | {_md_cell(f['status'])} | {_md_cell(f['task'])} "
                 f"| {_md_cell(f['msg'])} |"
             )
     else:
@@ -472,6 +488,43 @@ def render_html(report: dict[str, t.Any]) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Rollout report</title>'
         f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n"
     )
+
+
+def report_folder(folder: Path) -> Path:
+    """The report folder, created 0700; refused when it is a symlink or others may write to it.
+
+    Reports hold host names, failures and messages; a folder another user controls would let them
+    read the reports or plant a link that makes the controller write elsewhere.
+    """
+    if folder.is_symlink():
+        raise AnsibleError(f"rollout report folder {folder} is a symlink; give a real folder in report_dir")
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode):
+        raise AnsibleError(f"rollout report folder {folder} is not a folder")
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise AnsibleError(
+            f"rollout report folder {folder} is writable by other users (mode {stat.S_IMODE(info.st_mode):04o}); "
+            "use a folder only you can write to (chmod 700)"
+        )
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        raise AnsibleError(f"rollout report folder {folder} belongs to another user; use a folder of your own")
+    return folder
+
+
+def write_report(folder: Path, stem: str, suffix: str, text: str) -> Path:
+    """Create a new 0600 file; never follow a link or reuse a file that exists (a counter makes the name unique)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for attempt in range(1000):
+        path = folder / (f"{stem}{suffix}" if attempt == 0 else f"{stem}-{attempt}{suffix}")
+        try:
+            fd = os.open(path, flags, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return path
+    raise AnsibleError(f"rollout report: no free name for {stem}{suffix} in {folder}")
 
 
 def failure_reason(result: t.Mapping[str, t.Any]) -> str:
@@ -594,8 +647,7 @@ class CallbackModule(CallbackBase):
         formats = [f.lower() for f in self.get_option("formats") or []]
         if not formats:
             return
-        folder = Path(self.get_option("report_dir")).expanduser()
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = report_folder(Path(self.get_option("report_dir")).expanduser())
         stem = time.strftime(self.get_option("report_name"), time.localtime(self.progress.started_wall))
         renderers: dict[str, tuple[str, Callable[[dict[str, t.Any]], str]]] = {
             "json": (".json", lambda r: json.dumps(r, indent=2, default=str) + "\n"),
@@ -604,9 +656,7 @@ class CallbackModule(CallbackBase):
         }
         for name in formats:
             suffix, render = renderers[name]
-            path = folder / f"{stem}{suffix}"
-            path.write_text(render(report), encoding="utf-8")
-            self.written.append(path)
+            self.written.append(write_report(folder, stem, suffix, render(report)))
         failed = len(report["failed_hosts"])
         self._display.display(
             f"rollout report: {', '.join(str(p) for p in self.written)} ({failed} failed or unreachable host(s))"

@@ -14,7 +14,16 @@ options:
         The API lives under C(/api/v1) below it.
       - When not given, the variable C(rollout_backend_url) is used (the lab inventory sets it).
       - One of the two is required.
+      - Must be C(https://) unless O(allow_insecure_http) is set. A user name or password in the URL
+        (C(user:password@)), a query string or a fragment is refused, and never repeated in a message.
     type: str
+  allow_insecure_http:
+    description:
+      - Accept a plain C(http://) O(backend_url). The admin token and every answer then travel unencrypted,
+        so anyone on the network path can read the token and change the answers. Only for a test backend;
+        the result then carries a warning.
+      - When not given, the variable C(rollout_backend_allow_insecure_http) is used; unset means false.
+    type: bool
   backend_token:
     description:
       - Admin token of the client management API, sent only in the C(Authorization) header (C(Bearer) scheme).
@@ -42,4 +51,6 @@ attributes:
 notes:
   - The backend's API is described in C(docs/backend-api.yaml) of the collection's source.
   - HTTP proxies from the controller's environment (C(https_proxy), C(no_proxy)) apply.
+  - Credentials in C(~/.netrc) (or C($NETRC)) are never used. The token goes only in the C(Authorization)
+    header, and a netrc entry for the backend's host cannot replace it.
 """

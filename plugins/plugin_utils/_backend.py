@@ -21,6 +21,7 @@ import socket
 import ssl
 import typing as t
 import urllib.error
+import urllib.parse
 from dataclasses import dataclass
 
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
@@ -38,13 +39,20 @@ BACKEND_ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "backend_token": {"type": "str", "no_log": True},
     "validate_certs": {"type": "bool", "default": True},
     "ca_path": {"type": "path"},
+    # No default here, so the variable rollout_backend_allow_insecure_http can fill it in; unset means false.
+    "allow_insecure_http": {"type": "bool"},
 }
 # Inventory variables used when the option is not given (the lab inventory sets them).
 FALLBACK_VARIABLES = {
     "backend_url": "rollout_backend_url",
     "backend_token": "rollout_backend_token",
     "ca_path": "rollout_backend_ca_path",
+    "allow_insecure_http": "rollout_backend_allow_insecure_http",
 }
+INSECURE_HTTP_WARNING = (
+    "backend_url is plain http (allow_insecure_http is set): the admin token and every answer travel "
+    "unencrypted and anyone on the path can read or change them; use https"
+)
 
 
 class BackendError(Exception):
@@ -136,6 +144,7 @@ class Connection:
     validate_certs: bool
     ca_path: str | None
     timeout: int = DEFAULT_TIMEOUT
+    insecure_http: bool = False
 
     def __repr__(self) -> str:  # never show the token, not even in a traceback
         return f"Connection(url={self.url!r}, validate_certs={self.validate_certs}, ca_path={self.ca_path!r})"
@@ -154,13 +163,63 @@ def connection_from(args: dict[str, t.Any], variables: dict[str, t.Any]) -> Conn
     if not url:
         raise ValueError("backend_url is required (or set the variable rollout_backend_url)")
     url = str(url).rstrip("/")
-    if not re.match(r"^https?://[^/\s]+", url):
-        raise ValueError(f"backend_url must be an http(s) URL like https://backend.example:8443, got {url!r}")
+    allow_http = _truthy(values["allow_insecure_http"])
+    if not re.match(r"^https?://[^/\s]+", url, re.IGNORECASE):
+        raise ValueError(f"backend_url must be an https URL like https://backend.example:8443, got {redact_url(url)!r}")
+    parts = urllib.parse.urlsplit(url)
+    if "@" in parts.netloc:
+        # The password must not reach a message or a log: only the redacted form is named.
+        raise ValueError(
+            f"backend_url {redact_url(url)!r} contains a user name or password (user:password@); "
+            "remove it and give the admin token in backend_token"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError(
+            f"backend_url {redact_url(url)!r} has a query string or fragment; give only the base URL "
+            "and the admin token in backend_token"
+        )
+    if parts.scheme.lower() == "http" and not allow_http:
+        raise ValueError(
+            f"backend_url {url!r} is plain http: the admin token would travel unencrypted. Use the backend's "
+            "https URL; for a test backend only, set allow_insecure_http=true "
+            "(or the variable rollout_backend_allow_insecure_http)"
+        )
     if url.endswith(API_PREFIX):
         url = url[: -len(API_PREFIX)]
     token = values["backend_token"]
     ca_path = values["ca_path"]
-    return Connection(url, str(token) if token else None, bool(args.get("validate_certs", True)), ca_path or None)
+    return Connection(
+        url,
+        str(token) if token else None,
+        bool(args.get("validate_certs", True)),
+        ca_path or None,
+        insecure_http=parts.scheme.lower() == "http",
+    )
+
+
+def _truthy(value: t.Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without user info, query string or fragment, for messages: these may carry secrets."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    netloc = parts.netloc.rpartition("@")[2]
+    if netloc != parts.netloc:
+        netloc = "***@" + netloc
+    query = "?***" if parts.query else ""
+    fragment = "#***" if parts.fragment else ""
+    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", "")) + query + fragment
+
+
+def warnings_for(client: BackendClient) -> list[str]:
+    """What a backend action adds to its result's warnings."""
+    return [INSECURE_HTTP_WARNING] if client.conn.insecure_http else []
 
 
 class BackendClient:
@@ -223,6 +282,8 @@ class BackendClient:
                 timeout=conn.timeout,
                 follow_redirects="none",
                 use_proxy=True,
+                # A ~/.netrc entry for the backend's host would replace the bearer token with Basic auth.
+                use_netrc=False,
             )
             raw = response.read()
         except urllib.error.HTTPError as exc:
@@ -234,7 +295,9 @@ class BackendClient:
         try:
             return json.loads(raw)
         except ValueError:
-            raise BackendError(f"backend {conn.url} answered {method} {path} with something that is not JSON") from None
+            raise BackendError(
+                f"backend {redact_url(conn.url)} answered {method} {path} with something that is not JSON"
+            ) from None
 
     def _http_error(self, method: str, path: str, exc: urllib.error.HTTPError) -> BackendError:
         status = exc.code
@@ -247,7 +310,7 @@ class BackendClient:
                 detail = str(payload.get("message") or "")
         except (ValueError, OSError):
             pass
-        where = f"backend {self.conn.url}"
+        where = f"backend {redact_url(self.conn.url)}"
         if status == 401:
             message = (
                 f"{where} refused the token (401 Unauthorized): {detail or 'no valid token'}. "
@@ -266,7 +329,7 @@ class BackendClient:
 
     def _transport_error(self, exc: BaseException) -> BackendError:
         reason: t.Any = getattr(exc, "reason", exc)
-        url = self.conn.url
+        url = redact_url(self.conn.url)
         text = str(reason)
         if isinstance(reason, ssl.SSLCertVerificationError | SSLValidationError) or "CERTIFICATE_VERIFY_FAILED" in text:
             where = f"the CA in ca_path ({self.conn.ca_path})" if self.conn.ca_path else "the system's trusted CAs"

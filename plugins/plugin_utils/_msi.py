@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
+import stat
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -391,12 +393,36 @@ def sha256_file(path: Path, chunk: int = 1024 * 1024) -> str:
 def scan_package_folder(folder: Path, msi_name: str) -> list[PackageFile]:
     """Every file of a controller-side package folder (the .msi first), with hashes for the host cache."""
     files: list[PackageFile] = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(_package_folder_files(folder)):
         relative = path.relative_to(folder)
         digest = sha256_file(path)
         files.append(PackageFile("\\".join(relative.parts), path.stat().st_size, digest))
     files.sort(key=lambda f: (f.relpath.lower() != msi_name.lower(), f.relpath.lower()))
     return files
+
+
+def _package_folder_files(folder: Path) -> list[Path]:
+    """The regular files below ``folder``; a link (to a file or a folder, inside or outside) is refused.
+
+    A link would send the host whatever it points to (a vault password file next to the playbook,
+    an SSH key), so the package folder must hold the bytes itself. Fifos and devices are refused too:
+    reading one would hang or stream without end.
+    """
+    found: list[Path] = []
+    for top, dirs, names in os.walk(folder, followlinks=False):
+        for name in sorted(dirs) + sorted(names):
+            path = Path(top) / name
+            mode = path.lstat().st_mode
+            if stat.S_ISLNK(mode):
+                raise ValueError(
+                    f"src: {path} in the package folder {folder} is a symbolic link (to {os.readlink(path)}); "
+                    "package folders must hold real files: copy the file in instead of linking it"
+                )
+            if name in names and not stat.S_ISREG(mode):
+                raise ValueError(f"src: {path} in the package folder {folder} is not a regular file")
+            if name in names:
+                found.append(path)
+    return found
 
 
 def missing_payload(required: t.Iterable[str], present: t.Iterable[str]) -> list[str]:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import html.parser
 import json
 import re
+import stat
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,7 +216,7 @@ def test_progress_and_report_of_a_stopped_rollout(tmp_path: Path) -> None:
 
     markdown = (tmp_path / "report.md").read_text()
     assert "| wave_1 | 4 | 2 | 2 | 1 | 0 | 0 | 2m00s | 2.0/min |" in markdown
-    assert "| a3 | wave_1 | failed | Install the suite | msiexec failed with 1603 \\| <fatal> |" in markdown
+    assert "| a3 | wave_1 | failed | Install the suite | msiexec failed with 1603 \\| &lt;fatal&gt; |" in markdown
     assert "| a4 | wave_1 | unreachable | Install the suite | connection refused |" in markdown
 
     page = (tmp_path / "report.html").read_text()
@@ -316,3 +317,69 @@ def test_a_play_that_asks_to_be_left_out_is_not_reported(tmp_path: Path) -> None
     report = json.loads((tmp_path / "report.json").read_text())
     assert [p["name"] for p in report["plays"]] == ["rollout"]
     assert report["failed_hosts"] == []
+
+
+# ---- issue 17: report files and untrusted host text ------------------------------------------------------
+
+HOSTILE = '<img src=x onerror="alert(1)">'
+
+
+def _hostile_run(folder: Path, **options: t.Any) -> tuple[rp.CallbackModule, FakeDisplay]:
+    callback, display, clock = _callback(folder, **options)
+    inventory = FakeInventory([FakeHost(HOSTILE, [FakeGroup("pilot")]), FakeHost("p2", [FakeGroup("pilot")])])
+    play = FakePlay("Roll out", "uuid-h", inventory)
+    outcome = {HOSTILE: ("failed", f"version {HOSTILE} [click](javascript:alert(1)) ![i](http://x/i.png)")}
+    _run_batch(callback, play, inventory, [HOSTILE, "p2"], outcome=outcome, clock=clock)
+    callback.v2_playbook_on_stats(None)
+    return callback, display
+
+
+def test_host_text_in_the_reports_is_inert(tmp_path: Path) -> None:
+    _hostile_run(tmp_path)
+    for name in ("report.md", "report.html"):
+        text = (tmp_path / name).read_text()
+        assert "<img" not in text, name
+        assert "&lt;img src=x onerror=" in text, name
+    markdown = (tmp_path / "report.md").read_text()
+    assert not re.search(r"(?<!\\)\]\(", markdown)  # no link or image survives
+    assert "\\[click\\](javascript:alert(1))" in markdown
+    assert "!\\[i\\](http://x/i.png)" in markdown
+
+
+def test_reports_are_private_new_files_in_a_private_folder(tmp_path: Path) -> None:
+    folder = tmp_path / "reports"
+    callback, _ = _hostile_run(folder)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert sorted(p.name for p in callback.written) == ["report.html", "report.json", "report.md"]
+    for path in callback.written:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_a_planted_link_is_neither_followed_nor_overwritten(tmp_path: Path) -> None:
+    folder = tmp_path / "reports"
+    folder.mkdir(mode=0o700)
+    victim = tmp_path / "victim"
+    victim.write_text("keep me\n")
+    (folder / "report.md").symlink_to(victim)
+    (folder / "report.json").write_text("an older report\n")
+    callback, _ = _hostile_run(folder)
+    assert victim.read_text() == "keep me\n"
+    assert (folder / "report.json").read_text() == "an older report\n"
+    assert {p.name for p in callback.written} == {"report-1.md", "report-1.json", "report.html"}
+    assert "Rollout report" in (folder / "report-1.md").read_text()
+
+
+def test_a_report_dir_that_is_a_link_or_writable_by_others_is_refused(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with pytest.raises(rp.AnsibleError, match=f"{link} is a symlink"):
+        _hostile_run(link)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    with pytest.raises(rp.AnsibleError, match=r"writable by other users \(mode 0777\).*chmod 700"):
+        _hostile_run(shared)
+    assert list(real.iterdir()) == []
+    assert list(shared.iterdir()) == []
