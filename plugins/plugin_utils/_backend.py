@@ -32,6 +32,9 @@ if t.TYPE_CHECKING:
 
 API_PREFIX = "/api/v1"
 DEFAULT_TIMEOUT = 30
+# The largest honest answer (settings, a page of clients) is a few KB; a hostile or broken backend
+# cannot make the controller hold more than this.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
 
 # Merged into the ARGUMENT_SPEC of every backend module; plugins/doc_fragments/_backend.py documents it.
 BACKEND_ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
@@ -285,7 +288,13 @@ class BackendClient:
                 # A ~/.netrc entry for the backend's host would replace the bearer token with Basic auth.
                 use_netrc=False,
             )
-            raw = response.read()
+            # An answer is untrusted input: more than MAX_ANSWER_BYTES is refused, not held in memory.
+            raw = response.read(MAX_ANSWER_BYTES + 1)
+            if len(raw) > MAX_ANSWER_BYTES:
+                raise BackendError(
+                    f"backend {redact_url(conn.url)} answered {method} {path} with more than "
+                    f"{MAX_ANSWER_BYTES:,} bytes; refused"
+                )
         except urllib.error.HTTPError as exc:
             raise self._http_error(method, path, exc) from None
         except (urllib.error.URLError, OSError, UrlsConnectionError) as exc:
@@ -304,7 +313,7 @@ class BackendClient:
         code: str | None = None
         detail = ""
         try:
-            payload = json.loads(exc.read() or b"{}")
+            payload = json.loads(exc.read(MAX_ANSWER_BYTES) or b"{}")
             if isinstance(payload, dict):
                 code = payload.get("code")
                 detail = str(payload.get("message") or "")

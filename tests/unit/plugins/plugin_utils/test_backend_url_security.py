@@ -107,3 +107,33 @@ def test_a_netrc_entry_does_not_replace_the_bearer_token(tmp_path: Path, monkeyp
         server.shutdown()
         server.server_close()
     assert _Recorder.seen == [f"Bearer {TOKEN}", None]
+
+
+class _Flood(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b'{"state": "' + b"x" * (64 * 1024) + b'"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: t.Any) -> None:
+        pass
+
+
+def test_an_answer_over_the_bound_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_backend, "MAX_ANSWER_BYTES", 1024)
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Flood)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        conn = _backend.connection_from(
+            {"backend_url": f"http://127.0.0.1:{server.server_port}", "allow_insecure_http": True}, {}
+        )
+        with pytest.raises(_backend.BackendError, match="with more than 1,024 bytes; refused"):
+            _backend.BackendClient(conn).lock()
+    finally:
+        server.shutdown()
+        server.server_close()
