@@ -348,7 +348,7 @@ def test_host_text_in_the_reports_is_inert(tmp_path: Path) -> None:
 
 def test_reports_are_private_new_files_in_a_private_folder(tmp_path: Path) -> None:
     folder = tmp_path / "reports"
-    callback, _ = _hostile_run(folder)
+    callback, _written = _hostile_run(folder)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     assert sorted(p.name for p in callback.written) == ["report.html", "report.json", "report.md"]
     for path in callback.written:
@@ -362,7 +362,7 @@ def test_a_planted_link_is_neither_followed_nor_overwritten(tmp_path: Path) -> N
     victim.write_text("keep me\n")
     (folder / "report.md").symlink_to(victim)
     (folder / "report.json").write_text("an older report\n")
-    callback, _ = _hostile_run(folder)
+    callback, _written = _hostile_run(folder)
     assert victim.read_text() == "keep me\n"
     assert (folder / "report.json").read_text() == "an older report\n"
     assert {p.name for p in callback.written} == {"report-1.md", "report-1.json", "report.html"}
