@@ -1,27 +1,13 @@
+# rollout.windows uses: _Session
 # Whom a per-user install is for: each named account resolved to its SID, and (with logged_on) every
 # user with an interactive session; each with the session it is logged on in, or none. Also the product's Active Setup component, when asked for,
 # so a rerun decides everything from this and Get-InstalledProduct alone.
 # ansible-core runs every script under Set-StrictMode -Version Latest: read optional values through
 # PSObject.Properties, since touching an absent property would throw.
-# A session's users are the owners of its processes that are user accounts (local or domain
-# S-1-5-21-, Azure AD S-1-12-1-): not only explorer.exe, which a RemoteApp session or a replaced shell
-# never runs, and not SYSTEM, DWM-n (S-1-5-90-) or UMFD-n (S-1-5-96-), present in every session.
-# -IncludeUserName needs the elevated token a WinRM administrator has.
+# Each account's session is its first one as Get-RwSessionUser (_Session.ps1) lists them.
 $sessionOf = @{}
-$sidOf = @{}
-foreach ($process in @(Get-Process -IncludeUserName | Where-Object { $_.SessionId -gt 0 -and $_.UserName } |
-            Sort-Object -Property @('SessionId', 'Id'))) {
-    $name = [string]$process.UserName
-    if (-not $sidOf.ContainsKey($name)) {
-        $sidOf[$name] = $null
-        try {
-            $sidOf[$name] = (New-Object System.Security.Principal.NTAccount($name)).Translate(
-                [System.Security.Principal.SecurityIdentifier]).Value
-        } catch { $sidOf[$name] = $null }
-    }
-    $sid = $sidOf[$name]
-    if ($sid -notmatch '^S-1-(5-21|12-1)-') { continue }
-    if (-not $sessionOf.ContainsKey($sid)) { $sessionOf[$sid] = @{ id = $process.SessionId; user = $name } }
+foreach ($entry in @(Get-RwSessionUser)) {
+    if (-not $sessionOf.ContainsKey($entry.sid)) { $sessionOf[$entry.sid] = @{ id = $entry.session_id; user = $entry.user } }
 }
 
 $users = New-Object System.Collections.Generic.List[object]
