@@ -57,7 +57,7 @@ lint: setup
 
 ps-parse: setup
 	$(BIN)/python tools/ps_parse.py
-	$(BIN)/python tools/cs_compile.py
+	$(BIN)/python -m tools.cs_compile
 
 ## CHANGELOG.md from every fragment in changelogs/fragments (kept until release).
 changelog: setup

@@ -11,7 +11,7 @@ default, does not exist under Mono; a source that needs it fails here and says s
 inside ``namespace <Namespace>``. Source: the Add-Type help of Windows PowerShell 5.1
 (-ReferencedAssemblies and -UsingNamespace).
 
-Usage: ``python tools/cs_compile.py [PATH ...]`` (default: every primitive). Exit 1 on any error.
+Usage: ``python -m tools.cs_compile [PATH ...]`` (default: every primitive). Exit 1 on any error.
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import tree_sitter_powershell
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Node
 
-_PARSER = Parser(Language(tree_sitter_powershell.language()))
+from tools.ps_parse import PARSER, Problem, walk
+
 _STRING_NODES = {"verbatim_here_string_characters", "expandable_here_string_literal", "verbatim_string_characters"}
 _MCS_LINE = re.compile(r"^(?P<file>[^(]+)\((?P<line>\d+),(?P<col>\d+)\): (?P<msg>.*)$")
 
@@ -40,30 +40,13 @@ class Source:
     header_lines: int  # lines the wrapper adds before the first C# line
 
 
-@dataclass(frozen=True)
-class Problem:
-    path: str
-    line: int
-    column: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.column}: {self.message}"
-
-
-def _walk(node: Node):  # type: ignore[no-untyped-def]
-    yield node
-    for child in node.children:
-        yield from _walk(child)
-
-
 def _text(node: Node) -> str:
     return node.text.decode("utf-8", "replace") if node.text else ""
 
 
 def _literal(node: Node) -> tuple[str, int] | None:
     """The value of a string argument and the line its first character is on."""
-    strings = [n for n in _walk(node) if n.type in _STRING_NODES or n.type == "expandable_string_literal"]
+    strings = [n for n in walk(node) if n.type in _STRING_NODES or n.type == "expandable_string_literal"]
     if not strings:
         return None
     raw = _text(strings[0])
@@ -96,8 +79,8 @@ def _arguments(command: Node) -> dict[str, Node]:
 
 def extract(script: str, path: str = "<string>") -> list[Source]:
     sources: list[Source] = []
-    tree = _PARSER.parse(script.encode("utf-8"))
-    for node in _walk(tree.root_node):
+    tree = PARSER.parse(script.encode("utf-8"))
+    for node in walk(tree.root_node):
         if node.type != "command":
             continue
         name = next((c for c in node.children if c.type == "command_name"), None)

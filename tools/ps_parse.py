@@ -20,7 +20,7 @@ from pathlib import Path
 import tree_sitter_powershell
 from tree_sitter import Language, Node, Parser
 
-_PARSER = Parser(Language(tree_sitter_powershell.language()))
+PARSER = Parser(Language(tree_sitter_powershell.language()))
 _SKIP_DIRS = {".git", ".venv", ".tmp", "tests/output", "node_modules", ".ansible"}
 # 5.1 parses these as ordinary parameters, then fails at run time: refuse them here.
 _PS7_PARAMETERS = {"-parallel": "ForEach-Object -Parallel", "-ashashtable": "-AsHashtable"}
@@ -40,17 +40,17 @@ class Problem:
         return f"{self.path}:{self.line}:{self.column}: {self.message}"
 
 
-def _walk(node: Node) -> Iterator[Node]:
+def walk(node: Node) -> Iterator[Node]:
     yield node
     for child in node.children:
-        yield from _walk(child)
+        yield from walk(child)
 
 
 def check_source(source: str, path: str = "<string>", max_lines: int | None = None) -> list[Problem]:
     """Every problem in one script, in source order; an empty list means it parses as 5.1."""
     problems: list[Problem] = []
-    tree = _PARSER.parse(source.encode("utf-8"))
-    for node in _walk(tree.root_node):
+    tree = PARSER.parse(source.encode("utf-8"))
+    for node in walk(tree.root_node):
         line, column = node.start_point[0] + 1, node.start_point[1] + 1
         text = node.text.decode("utf-8", "replace") if node.text else ""
         if node.type == "ERROR":

@@ -20,12 +20,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-import tree_sitter_powershell
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Node
 
-from tools.ps_parse import Problem
+from tools.ps_parse import PARSER, Problem, walk
 
-_PARSER = Parser(Language(tree_sitter_powershell.language()))
 _SETS_UTF8 = re.compile(r"\[Console\]::OutputEncoding\s*=\s*New-Object\b[^\n]*UTF8Encoding", re.IGNORECASE)
 _LANGUAGE_CHECK = re.compile(r"\$ExecutionContext\.SessionState\.LanguageMode", re.IGNORECASE)
 _DOTNET_STATIC = re.compile(r"\[(?!string\])[A-Za-z.]+\]::", re.IGNORECASE)
@@ -59,7 +57,7 @@ def check_bootstrap(source: str, path: str = "_Bootstrap.ps1") -> list[Problem]:
 
 
 def _statements(source: str) -> Iterator[Node]:
-    tree = _PARSER.parse(source.encode("utf-8"))
+    tree = PARSER.parse(source.encode("utf-8"))
     for child in tree.root_node.children:
         if child.type == "statement_list":
             yield from (node for node in child.children if node.type != "comment")
@@ -124,10 +122,10 @@ def check_functions_defined(script: str, path: str) -> list[Problem]:
     The lab runs its own Python for each primitive, so a missing ``# rollout.windows uses:`` line would
     pass every lab test and fail on Windows with "The term ... is not recognized".
     """
-    tree = _PARSER.parse(script.encode("utf-8"))
+    tree = PARSER.parse(script.encode("utf-8"))
     defined = {
         (c.text or b"").decode().lower()
-        for node in _walk(tree.root_node)
+        for node in walk(tree.root_node)
         if node.type == "function_statement"
         for c in node.children
         if c.type == "function_name"
@@ -138,12 +136,6 @@ def check_functions_defined(script: str, path: str) -> list[Problem]:
         for name in missing
         if name.lower() not in defined
     ]
-
-
-def _walk(node: Node) -> Iterator[Node]:
-    yield node
-    for child in node.children:
-        yield from _walk(child)
 
 
 def check_primitive_dir(directory: Path) -> list[Problem]:
