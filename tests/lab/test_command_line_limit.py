@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 import winrm
-from ansible.plugins.loader import shell_loader
+from _winrm_client import encoded, run
 
 from lab.fleet import FleetHost, FleetThread
 from lab.testing import start_test_fleet
@@ -36,22 +36,7 @@ def _run(fh: FleetHost, command: str, args: list[str], stdin: bytes | None = Non
         username=fh.host.username,
         password=fh.host.password,
     )
-    shell = p.open_shell(codepage=65001)
-    try:
-        command_id = p.run_command(shell, command, args)
-        if stdin is not None:
-            p.send_command_input(shell, command_id, stdin, end=True)
-        out, err, rc = p.get_command_output(shell, command_id)
-        p.cleanup_command(shell, command_id)
-        return rc, out, err
-    finally:
-        p.close_shell(shell)
-
-
-def _encoded(script: str) -> tuple[str, list[str]]:
-    line = shell_loader.get("powershell")._encode_script(script, strict_mode=True, preserve_rc=False)
-    command, *args = line.split(" ")
-    return command, args
+    return run(p, command, args, stdin)
 
 
 def _control(fleet: FleetThread, name: str, behaviour: dict[str, t.Any]) -> None:
@@ -69,14 +54,14 @@ def test_command_line_over_8191_is_refused(fleet: FleetThread) -> None:
 
 def test_a_primitive_sent_as_encoded_command_is_too_long(fleet: FleetThread) -> None:
     fh = fleet.fleet.hosts["client-0001"]
-    command, args = _encoded(winhost.build_script("Save-PackageUrl"))
+    command, args = encoded(winhost.build_script("Save-PackageUrl"))
     rc, _out, err = _run(fh, command, args, winhost.encode_args({}))
     assert (rc, err) == (1, b"The command line is too long.\r\n")
 
 
 def test_the_bootstrap_runs_every_primitive_from_stdin(fleet: FleetThread) -> None:
     fh = fleet.fleet.hosts["client-0001"]
-    command, args = _encoded(winhost.bootstrap_script())
+    command, args = encoded(winhost.bootstrap_script())
     rc, out, err = _run(fh, command, args, winhost.build_stdin("Get-HostInfo", {}))
     assert rc == 0, err
     assert winhost.parse_output("Get-HostInfo", rc, out.decode("utf-8"), err.decode())["computer_name"]
@@ -88,13 +73,13 @@ def test_output_is_in_the_oem_code_page_unless_the_script_sets_utf8(fleet: Fleet
     fleet.run_sync(lambda: fh.host.logon("J\u00fcrgen"))
     # A bootstrap that does not set the output encoding: the answer comes in code page 850.
     no_utf8 = "\n".join(line for line in winhost.bootstrap_script().splitlines() if "OutputEncoding" not in line)
-    command, args = _encoded(no_utf8)
+    command, args = encoded(no_utf8)
     rc, raw, _err = _run(fh, command, args, winhost.build_stdin("Get-HostInfo", {}))
     assert rc == 0
     assert "J\u00fcrgen".encode("cp850") in raw
     assert "J\u00fcrgen".encode() not in raw
     # Behind the bootstrap, UTF-8.
-    command, args = _encoded(winhost.bootstrap_script())
+    command, args = encoded(winhost.bootstrap_script())
     rc, raw, _err = _run(fh, command, args, winhost.build_stdin("Get-HostInfo", {}))
     users = json.loads(raw.decode("utf-8"))["logged_on_users"]
     assert any(u.endswith("\\J\u00fcrgen") for u in users)
@@ -105,7 +90,7 @@ def test_constrained_language_gets_a_clear_refusal(fleet: FleetThread) -> None:
     _control(fleet, "client-0001", {"language_mode": "ConstrainedLanguage"})
     before = fleet.run_sync(lambda: fh.host.counters.get("primitive:Get-HostInfo", 0))
     try:
-        command, args = _encoded(winhost.bootstrap_script())
+        command, args = encoded(winhost.bootstrap_script())
         rc, out, _err = _run(fh, command, args, winhost.build_stdin("Get-HostInfo", {}))
         with pytest.raises(winhost.PrimitiveError, match="ConstrainedLanguage mode on this host"):
             winhost.parse_output("Get-HostInfo", rc, out.decode(), "")
@@ -119,7 +104,7 @@ def test_a_bootstrap_without_the_language_check_meets_windows_own_error(fleet: F
     _control(fleet, "client-0001", {"language_mode": "ConstrainedLanguage"})
     try:
         unguarded = "\n".join(line for line in winhost.bootstrap_script().splitlines() if "LanguageMode" not in line)
-        command, args = _encoded(unguarded)
+        command, args = encoded(unguarded)
         rc, _out, err = _run(fh, command, args, winhost.build_stdin("Get-HostInfo", {}))
         assert rc == 1
         assert b"Method invocation is supported only on core types in this language mode." in err

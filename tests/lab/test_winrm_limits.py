@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 import winrm
+from _winrm_client import encoded
 from _winrm_fakehost import make_host as make_fake_host
 from winrm.exceptions import WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
 
@@ -45,20 +46,8 @@ def _protocol(fh: FleetHost, transport: str = "basic", **kwargs: t.Any) -> winrm
     )
 
 
-def _encoded(script: str) -> tuple[str, list[str]]:
-    encoded = base64.b64encode(script.encode("utf-16-le")).decode()
-    return "PowerShell", [
-        "-NoProfile",
-        "-NonInteractive",
-        "-ExecutionPolicy",
-        "Unrestricted",
-        "-EncodedCommand",
-        encoded,
-    ]
-
-
 def _host_info(p: winrm.Protocol, shell: str) -> int:
-    command, args = _encoded(winhost.bootstrap_script())
+    command, args = encoded(winhost.bootstrap_script())
     command_id = p.run_command(shell, command, args)
     p.send_command_input(shell, command_id, winhost.build_stdin("Get-HostInfo", {}), end=True)
     _out, _err, rc = p.get_command_output(shell, command_id)
@@ -137,7 +126,7 @@ def test_pywinrm_send_over_the_limit_fails_and_ansible_sized_chunks_fit(
     p = _protocol(fh, transport, message_encryption="auto" if transport == "ntlm" else "never")
     shell = p.open_shell(codepage=65001)
     try:
-        command, args = _encoded(f"{winhost.MARKER_PREFIX}Get-HostInfo\n$null = 1")
+        command, args = encoded(f"{winhost.MARKER_PREFIX}Get-HostInfo\n$null = 1")
         command_id = p.run_command(shell, command, args)
         # ansible-core's put_file: 250,000 raw bytes, base64 + CRLF on stdin (333,338), base64 again in the
         # Send envelope: about 446 KB, which fits 500 KB (the reason for ansible's chunk size).
@@ -320,7 +309,7 @@ def test_operation_timeout_above_max_timeout_is_capped_not_refused(tmp_path: Pat
         # instead, and pywinrm polls again until the command ends.
         p = _protocol(fh, operation_timeout_sec=60, read_timeout_sec=70)
         shell = p.open_shell()
-        command, args = _encoded(f"{winhost.MARKER_PREFIX}Wait-Lab\n$null = 1")
+        command, args = encoded(f"{winhost.MARKER_PREFIX}Wait-Lab\n$null = 1")
         command_id = p.run_command(shell, command, args)
         p.send_command_input(shell, command_id, json.dumps({"sleep": 1.5}).encode(), end=True)
         timeouts = 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 import typing as t
@@ -12,12 +11,17 @@ from pathlib import Path
 import pytest
 import requests
 import winrm
+from _winrm_client import encoded, run
 from _winrm_fakehost import make_host as make_fake_host
 from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError, WSManFaultError
 
 from lab.fleet import FleetHost, FleetThread
 from lab.testing import start_test_fleet
 from lab.winrm.commands import winhost
+
+
+def _run(p: winrm.Protocol, script: str, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
+    return run(p, *encoded(script), stdin)
 
 
 def _protocol(fh: FleetHost, fleet: FleetThread, transport: str, scheme: str, **kwargs: t.Any) -> winrm.Protocol:
@@ -32,32 +36,6 @@ def _protocol(fh: FleetHost, fleet: FleetThread, transport: str, scheme: str, **
         ca_trust_path=str(fleet.fleet.ca.ca_path),
         **kwargs,
     )
-
-
-def _encoded(script: str) -> tuple[str, list[str]]:
-    encoded = base64.b64encode(script.encode("utf-16-le")).decode()
-    return "PowerShell", [
-        "-NoProfile",
-        "-NonInteractive",
-        "-ExecutionPolicy",
-        "Unrestricted",
-        "-EncodedCommand",
-        encoded,
-    ]
-
-
-def _run(p: winrm.Protocol, script: str, stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
-    shell = p.open_shell(codepage=65001)
-    try:
-        command, args = _encoded(script)
-        command_id = p.run_command(shell, command, args)
-        if stdin is not None:
-            p.send_command_input(shell, command_id, stdin, end=True)
-        out, err, rc = p.get_command_output(shell, command_id)
-        p.cleanup_command(shell, command_id)
-        return rc, out, err
-    finally:
-        p.close_shell(shell)
 
 
 @pytest.mark.parametrize(
@@ -154,7 +132,7 @@ def test_long_command_polls_through_operation_timeouts(fake_fleet: FleetThread) 
     fh = fake_fleet.fleet.hosts["client-0001"]
     p = _protocol(fh, fake_fleet, "ntlm", "http", operation_timeout_sec=1, read_timeout_sec=3)
     shell = p.open_shell()
-    command, args = _encoded(_WAIT)
+    command, args = encoded(_WAIT)
     command_id = p.run_command(shell, command, args)
     p.send_command_input(shell, command_id, json.dumps({"sleep": 2.2}).encode(), end=True)
     timeouts = 0
@@ -177,7 +155,7 @@ def test_dropped_host_aborts_the_connection(fake_fleet: FleetThread) -> None:
     fh = fake_fleet.fleet.hosts["client-0002"]
     p = _protocol(fh, fake_fleet, "basic", "http")
     shell = p.open_shell()
-    command, args = _encoded(_WAIT)
+    command, args = encoded(_WAIT)
     command_id = p.run_command(shell, command, args)
     p.send_command_input(shell, command_id, json.dumps({"drop": True}).encode(), end=True)
     with pytest.raises(requests.exceptions.ConnectionError):
