@@ -517,9 +517,8 @@ class ActionModule(WinHostAction):
         elevated msiexec writes there."""
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         label = f"{action}-{re.sub(r'[^A-Za-z0-9._-]+', '_', who)}" if who else action
-        if sid and not re.fullmatch(r"S-1-\d+(-\d+)+", sid):
-            raise ValueError(f"the host named a user with SID {sid!r}, which is not a SID")
-        folder = ntpath.join(args["log_dir"], sid) if sid else args["log_dir"]
+        # The SID names a folder: the same rule as for every SID a host answers with.
+        folder = ntpath.join(args["log_dir"], _answers.sid(sid, "Get-InstallUser")) if sid else args["log_dir"]
         log_path = ntpath.join(folder, f"msiexec-{label}-{stamp}.log")
         installing = action == "install"
         arguments = _msi.msiexec_arguments(

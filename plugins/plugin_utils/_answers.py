@@ -17,7 +17,7 @@ import typing as t
 from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import PrimitiveError
 
 # S-1-<revision>-<authority>-<subauthority>...: how Windows writes a SID (ConvertSidToStringSid).
-_SID = re.compile(r"^S-1-\d{1,14}(-\d{1,10}){0,15}$")
+_SID = re.compile(r"^S-1-\d{1,14}(-\d{1,10}){1,15}$")
 # DOMAIN\user or user@domain or user: no control characters, none of the characters Windows refuses in
 # an account name (" / [ ] : ; | = , + * ? < >, "User Account Names" in Microsoft's Active Directory docs).
 _ACCOUNT = re.compile(r'^(?:[^\x00-\x1f"/\\\[\]:;|=,+*?<>]{1,64}\\)?[^\x00-\x1f"/\\\[\]:;|=,+*?<>]{1,104}$')
