@@ -28,6 +28,7 @@ load it by path without ansible-core's collection loader.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import typing as t
@@ -82,6 +83,7 @@ def shared_scripts(body: str) -> list[str]:
     return names
 
 
+@functools.cache  # the files do not change while a process runs; every command would read them again
 def build_script(name: str) -> str:
     """The full PowerShell text sent for primitive ``name``: marker, prelude, the shared scripts it uses, body.
 
@@ -99,6 +101,7 @@ def build_script(name: str) -> str:
     return f"{MARKER_PREFIX}{name}\n" + "\n".join([*parts, body])
 
 
+@functools.cache
 def bootstrap_script() -> str:
     """The fixed script every command line carries; comment lines are left out to keep it short."""
     text = (PRIMITIVE_DIR / f"{_BOOTSTRAP_NAME}.ps1").read_text(encoding="utf-8")
