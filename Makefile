@@ -53,6 +53,8 @@ lint: setup
 	ansible-lint --profile production --offline
 	ruff check .
 	ruff format --check .
+	tools/mypy.sh
+	$(BIN)/python tools/import_cycles.py plugins lab
 	antsibull-changelog lint
 
 ps-parse: setup

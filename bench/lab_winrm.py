@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import json
 import multiprocessing
 import os
@@ -27,18 +26,12 @@ import typing as t
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script from any directory: the lab lives at the repo root
+
+from lab import collection  # noqa: E402
+
 MAX_WORKERS = 16
 MAX_DURATION = 300.0
-
-
-def _winhost() -> t.Any:
-    spec = importlib.util.spec_from_file_location("_bench_winhost", REPO / "plugins/plugin_utils/_winhost.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
 
 
 def _rss_kib(pid: int) -> int:
@@ -67,7 +60,7 @@ def _load(hosts: list[dict[str, t.Any]], scheme: str, ca: str, duration: float, 
 
     import winrm
 
-    winhost = _winhost()
+    winhost = collection.winhost()
     # What WinHost.run sends: the fixed bootstrap on the command line, the primitive on stdin.
     script = winhost.bootstrap_script()
     encoded = base64.b64encode(script.encode("utf-16-le")).decode()

@@ -134,8 +134,8 @@ def _playbook(inventory: Path, src: Path, forks: int, timeout: float, log: Path)
     extra = {
         "rollout_package_src": str(src),
         "rollout_backend_settings": {"max_parallel_syncs": MAX_PARALLEL_SYNCS},
-        "msi_install_office_gate_interval": 1,
-        "msi_install_office_gate_attempts": 30,
+        "office_gate_interval": 1,
+        "office_gate_attempts": 30,
     }
     command = [str(BIN / "ansible-playbook"), "-i", str(inventory), str(REPO / "playbooks" / "rollout.yml")]
     command += ["-e", json.dumps(extra)]

@@ -9,7 +9,8 @@ import signal
 import sys
 from pathlib import Path
 
-from lab.fleet import ADDRESS_MODES, TRANSPORTS, Fleet, FleetConfig
+from lab.fleet import Fleet
+from lab.fleetconfig import ADDRESS_MODES, TRANSPORTS, FleetConfig
 from lab.winrm.limits import WinRMLimits
 
 # Each WinRM quota as a flag; defaults are Windows' own (lab/winrm/limits.py names the sources).

@@ -1,7 +1,11 @@
 """Inspection and control API of a lab fleet: JSON over HTTP on its own loopback port.
 
 Tests and operators use it to look at host state, log users on, start processes,
-inject faults and reboot hosts. See ``lab/README.md`` for the routes.
+inject faults and reboot hosts. See ``lab/README.md`` for the routes; :class:`ControlClient`
+(:mod:`lab.controlclient`) calls them.
+
+The fleet starts this server and hands itself over as an :class:`InspectedFleet`, so this
+module never imports :mod:`lab.fleet`.
 """
 
 from __future__ import annotations
@@ -11,18 +15,28 @@ import json
 import logging
 import re
 import typing as t
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
+from lab.controlclient import JSON, ControlClient, ControlError
 from lab.winrm.http import BadRequest, Request, Response, read_request
 
 if t.TYPE_CHECKING:
-    from lab.fleet import Fleet, FleetHost
+    from lab.fleethost import FleetHost
 
+__all__ = ["ControlClient", "ControlError", "ControlServer", "InspectedFleet"]
 log = logging.getLogger(__name__)
-JSON = "application/json"
+
+
+class InspectedFleet(t.Protocol):
+    """What the control API needs of the fleet it serves."""
+
+    @property
+    def hosts(self) -> Mapping[str, FleetHost]: ...
+
+    def describe(self) -> dict[str, t.Any]:
+        """Size, seed, clock and shared stores of the fleet (``GET /fleet``)."""
+        ...
 
 
 class ApiError(Exception):
@@ -68,7 +82,7 @@ def _field(data: dict[str, t.Any], name: str) -> str:
 
 
 class ControlServer:
-    def __init__(self, fleet: Fleet, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, fleet: InspectedFleet, host: str = "127.0.0.1", port: int = 0) -> None:
         self.fleet = fleet
         self.bind_host = host
         self.port = port
@@ -127,7 +141,7 @@ class ControlServer:
         return _json(404, {"error": f"no such route: {request.method} {path}"})
 
     def host(self, name: str) -> FleetHost:
-        fh = self.fleet.get(name)
+        fh = self.fleet.hosts.get(name)
         if fh is None:
             raise ApiError(404, f"unknown host {name!r}")
         return fh
@@ -292,6 +306,29 @@ async def _reboot(api: ControlServer, request: Request, params: dict[str, str]) 
     return {"name": fh.name, "boot_id": fh.host.boot_id, "up": fh.host.network_up()}
 
 
+@route("POST", "/hosts/(?P<name>[^/]+)/suite-install")
+async def _suite_install(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    """Install a built per-user package as the suite installer does: {user, version}."""
+    from pathlib import Path
+
+    from lab.host.suite import package_folder, suite_install
+
+    fh = api.host(params["name"])
+    body = _body(request)
+    user, version = _field(body, "user"), _field(body, "version")
+    packages = getattr(api.fleet, "suite_packages", None)
+    if packages is None:
+        raise ApiError(409, "the fleet has no built packages (start it with backend packages)")
+    result = await suite_install(fh.host, user, package_folder(Path(packages), version), version)
+    product = next((p for p in fh.host.products.values() if p.get("user") == user and p["version"] == version), None)
+    return {
+        "user": user,
+        "version": version,
+        "rc": result.rc,
+        "install_source": product["install_source"] if product else None,
+    }
+
+
 @route("POST", "/counters/reset")
 async def _reset_counters(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
     names = _body(request).get("hosts") or list(api.fleet.hosts)
@@ -311,95 +348,4 @@ async def _fleet_counters(api: ControlServer, request: Request, params: dict[str
 
 @route("GET", "/fleet")
 async def _fleet(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
-    cfg = api.fleet.config
-    blobs = api.fleet.blobs.stats() if api.fleet.blobs is not None and hasattr(api.fleet.blobs, "stats") else {}
-    return {
-        "clients": cfg.clients,
-        "servers": cfg.servers,
-        "seed": cfg.seed,
-        "time_scale": cfg.time_scale,
-        "address_mode": api.fleet.address_mode,
-        "now": api.fleet.clock.now().isoformat() if api.fleet.clock is not None else None,
-        "blobs": blobs,
-    }
-
-
-class ControlError(Exception):
-    """The control API answered with an error status."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(f"HTTP {status}: {message}")
-        self.status = status
-        self.message = message
-
-
-class ControlClient:
-    """Blocking client for the control API (standard library only, for tests and scripts)."""
-
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
-        self.url = url.rstrip("/")
-        self.timeout = timeout
-
-    def request(self, method: str, path: str, payload: t.Any = None) -> t.Any:
-        data = None if payload is None else json.dumps(payload).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", JSON)
-        try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return json.loads(resp.read() or b"null")
-        except urllib.error.HTTPError as exc:
-            body = exc.read()
-            try:
-                message = json.loads(body).get("error", body.decode())
-            except ValueError:
-                message = body.decode(errors="replace")
-            raise ControlError(exc.code, message) from None
-
-    def hosts(self) -> list[dict[str, t.Any]]:
-        return self.request("GET", "/hosts")
-
-    def host(self, name: str) -> dict[str, t.Any]:
-        return self.request("GET", f"/hosts/{name}")
-
-    def counters(self, name: str) -> dict[str, int]:
-        return self.request("GET", f"/hosts/{name}/counters")
-
-    def file(self, name: str, path: str) -> dict[str, t.Any]:
-        """Size and hashes of a file on a host (or a directory listing)."""
-        return self.request("GET", f"/hosts/{name}/file?path={urllib.parse.quote(path)}")
-
-    def security(self, name: str, path: str) -> dict[str, t.Any]:
-        """Owner SID, protection, DACL (and junction target) of a file or folder on a host."""
-        return self.request("GET", f"/hosts/{name}/security?path={urllib.parse.quote(path)}")
-
-    def as_user(self, name: str, user: str, action: str, path: str, **fields: t.Any) -> dict[str, t.Any]:
-        """Act on a host's files as a standard user (write, mkdir, junction, remove), ACLs enforced."""
-        return self.request("POST", f"/hosts/{name}/as-user", {"user": user, "action": action, "path": path, **fields})
-
-    def logon(self, name: str, user: str) -> dict[str, t.Any]:
-        return self.request("POST", f"/hosts/{name}/logon", {"user": user})
-
-    def logoff(self, name: str, user: str) -> dict[str, t.Any]:
-        return self.request("POST", f"/hosts/{name}/logoff", {"user": user})
-
-    def start_process(self, name: str, user: str, process: str) -> dict[str, t.Any]:
-        return self.request("POST", f"/hosts/{name}/processes", {"user": user, "name": process})
-
-    def stop_process(self, name: str, pid: int) -> dict[str, t.Any]:
-        return self.request("DELETE", f"/hosts/{name}/processes/{pid}")
-
-    def control(self, name: str, payload: dict[str, t.Any]) -> dict[str, t.Any]:
-        return self.request("POST", f"/hosts/{name}/control", payload)
-
-    def reboot(self, name: str, downtime: float | None = None) -> dict[str, t.Any]:
-        return self.request("POST", f"/hosts/{name}/reboot", {} if downtime is None else {"downtime": downtime})
-
-    def reset_counters(self, hosts: list[str] | None = None) -> dict[str, t.Any]:
-        return self.request("POST", "/counters/reset", {"hosts": hosts} if hosts else {})
-
-    def fleet_counters(self) -> dict[str, int]:
-        return self.request("GET", "/fleet/counters")
-
-    def fleet(self) -> dict[str, t.Any]:
-        return self.request("GET", "/fleet")
+    return api.fleet.describe()

@@ -2,10 +2,10 @@
 
 ``msi_package url=...`` makes the *host* download the package, so the lab needs a
 server its hosts can reach: this one serves one directory over HTTPS with a
-certificate from the lab CA (the hosts trust it like a domain PKI root, see
-:mod:`lab.primitives.download`). GET and HEAD only; anything that is not a regular
-file inside the directory is 404, including ``..`` tricks and symlinks that point
-out of it. It counts requests and bytes per path so tests can tell whether a host
+certificate from the lab CA (the fleet's hosts trust it like a domain PKI root, see
+:mod:`lab.host.certstore`; :mod:`lab.primitives.download` is the host side). GET and
+HEAD only; anything that is not a regular file inside the directory is 404, including
+``..`` tricks and symlinks that point out of it. It counts requests and bytes per path so tests can tell whether a host
 downloaded again. :meth:`DownloadServer.redirect` makes a path answer with a redirect
 instead (which the hosts refuse to follow).
 
@@ -246,13 +246,3 @@ class ConnectProxy:
         with contextlib.suppress(ConnectionError, RuntimeError, OSError):
             if sink.can_write_eof():
                 sink.write_eof()
-
-
-def trust_lab_ca(hosts: t.Iterable[t.Any], ca: LabCA) -> None:
-    """Put the lab CA into every host's machine root store, as a domain PKI root is on managed PCs."""
-    from lab.primitives.download import trust_root
-
-    pem = ca.ca_path.read_bytes()
-    for host in hosts:
-        if hasattr(host, "registry"):  # a test's stand-in host model may have none
-            trust_root(host, pem)

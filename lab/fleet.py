@@ -11,160 +11,54 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
-import hashlib
-import ipaddress
 import json
 import logging
 import os
-import random
 import threading
 import typing as t
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from lab.control import ControlServer
+from lab.fleetconfig import (
+    FleetConfig,
+    assign_waves,
+    client_name,
+    host_addresses,
+    host_password,
+    host_seed,
+    server_name,
+)
+from lab.fleethost import FleetHost
 from lab.tls import LabCA
 from lab.winrm.auth import NtlmUserFiles
-from lab.winrm.limits import WinRMLimits
 from lab.winrm.server import HostServer
 
 if t.TYPE_CHECKING:
+    from lab.backend import BackendServer
     from lab.clock import Clock
-    from lab.host import BlobStore, Host
+    from lab.downloads import DownloadServer
+    from lab.host import BlobStore, Cluster, Host
+    from lab.host.autoupdater import UpdaterHub
+    from lab.host.updater_client import HttpClients
 
+# Tests and scripts take the config, its helpers and the served host from here along with the fleet.
+__all__ = [
+    "Fleet",
+    "FleetConfig",
+    "FleetHost",
+    "FleetThread",
+    "assign_waves",
+    "host_addresses",
+    "start_fleet_in_thread",
+]
 log = logging.getLogger(__name__)
-TRANSPORTS = ("basic", "ntlm", "mixed")
-ADDRESS_MODES = ("auto", "ip", "port")
 # How often (real seconds) the fleet looks for hosts that went off the network to reset their connections.
 NETWORK_WATCH_INTERVAL = 0.2
 
-HostFactory = Callable[..., "Host"]
 T = t.TypeVar("T")
-
-
-@dataclass
-class FleetConfig:
-    """Everything that decides what a fleet looks like; the same config and seed give the same fleet."""
-
-    clients: int = 0
-    servers: int = 0
-    seed: int = 0
-    time_scale: float = 1.0
-    state_dir: Path = field(default_factory=lambda: Path(".tmp/lab"))
-    inventory: Path | None = None
-    transport: str = "ntlm"
-    https: bool = False
-    base_address: str = "127.0.1.1"
-    http_port: int = 5985
-    https_port: int = 5986
-    address_mode: str = "auto"
-    control_host: str = "127.0.0.1"
-    control_port: int = 0
-    host_factory: HostFactory | None = None
-    # The reference backend (lab/backend): its URL, admin token and CA path go into the inventory's all.vars.
-    backend: bool = False
-    backend_version: str = "9.3.2"
-    backend_port: int = 0
-    backend_packages: Path | None = None  # built test packages that releases list (python -m lab.msi build DIR)
-    backend_download_url: str | None = None  # base URL of release files; None: the backend serves them itself
-    # A directory served read-only over HTTPS (lab/downloads.py) as `lab_download_url`; None: no server.
-    downloads_dir: Path | None = None
-    # The WinRM quotas every host enforces (lab/winrm/limits.py): Windows' defaults unless a test lowers one.
-    winrm_limits: WinRMLimits = field(default_factory=WinRMLimits)
-
-    def __post_init__(self) -> None:
-        self.state_dir = Path(self.state_dir).absolute()
-        if self.downloads_dir is not None:
-            self.downloads_dir = Path(self.downloads_dir).absolute()
-            if not self.downloads_dir.is_dir():
-                raise ValueError(f"downloads directory does not exist: {self.downloads_dir}")
-        if self.inventory is not None:
-            self.inventory = Path(self.inventory).absolute()
-        if self.transport not in TRANSPORTS:
-            raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, got {self.transport!r}")
-        if self.address_mode not in ADDRESS_MODES:
-            raise ValueError(f"address_mode must be one of {', '.join(ADDRESS_MODES)}, got {self.address_mode!r}")
-        if self.clients < 0 or self.servers < 0 or self.clients + self.servers == 0:
-            raise ValueError("a fleet needs at least one client or server")
-        if not self.time_scale > 0:
-            raise ValueError("time_scale must be > 0")
-        if self.backend:
-            from lab.backend.state import parse_version
-
-            parse_version(self.backend_version)
-
-
-@dataclass(eq=False)
-class FleetHost:
-    """A host of the fleet together with where and how it is served."""
-
-    host: Host
-    index: int
-    address: str
-    http_port: int
-    https_port: int
-    transport: str
-    server: HostServer
-
-    @property
-    def name(self) -> str:
-        return self.host.name
-
-
-def client_name(i: int) -> str:
-    return f"client-{i:04d}"
-
-
-def server_name(i: int) -> str:
-    return f"server-{i:02d}"
-
-
-def host_addresses(base: str, count: int) -> list[str]:
-    """``count`` loopback addresses counting up from ``base``, skipping last octets 0 and 255."""
-    current = int(ipaddress.IPv4Address(base))
-    loopback = ipaddress.IPv4Network("127.0.0.0/8")
-    out: list[str] = []
-    while len(out) < count:
-        addr = ipaddress.IPv4Address(current)
-        if addr not in loopback:
-            raise ValueError(f"not enough loopback addresses after {base} for {count} hosts")
-        if (current & 0xFF) not in (0, 255) and str(addr) != "127.0.0.1":
-            out.append(str(addr))
-        current += 1
-    return out
-
-
-def host_seed(seed: int, name: str) -> int:
-    """Per-host seed derived from the fleet seed and the name (stable across Python runs, unlike hash())."""
-    return int.from_bytes(hashlib.sha256(f"{seed}:{name}".encode()).digest()[:8], "big")
-
-
-def host_password(seed: int, name: str) -> str:
-    """Each host its own password (derived, so the same seed gives the same inventory); complex like Windows wants."""
-    return "Lab-" + hashlib.sha256(f"password:{seed}:{name}".encode()).hexdigest()[:16] + "!"
-
-
-def assign_waves(names: list[str], seed: int) -> dict[str, list[str]]:
-    """Split clients into pilot (~5%, at least 1) and wave_1..3 (the rest, evenly), deterministically by seed."""
-    shuffled = sorted(names)
-    random.Random(seed).shuffle(shuffled)
-    groups: dict[str, list[str]] = {"pilot": [], "wave_1": [], "wave_2": [], "wave_3": []}
-    if not shuffled:
-        return groups
-    pilot = max(1, round(len(shuffled) * 0.05))
-    groups["pilot"] = sorted(shuffled[:pilot])
-    rest = shuffled[pilot:]
-    for i in range(3):
-        groups[f"wave_{i + 1}"] = sorted(rest[i::3])
-    return groups
-
-
-def _default_factory() -> HostFactory:
-    from lab.host import make_host
-
-    return make_host
 
 
 class Fleet:
@@ -178,14 +72,17 @@ class Fleet:
         self.hosts: dict[str, FleetHost] = {}
         self.clock: Clock | None = None
         self.blobs: BlobStore | None = None
-        self.cluster: t.Any = None
+        self.cluster: Cluster | None = None  # what every server shares (service state, production database)
         self.ca: LabCA | None = None
         self.control_url = ""
         self.address_mode = ""
-        self._control: t.Any = None
+        self._control: ControlServer | None = None
         self._watch_task: asyncio.Task[None] | None = None
-        self.backend: t.Any = None  # lab.backend.BackendServer when config.backend
-        self.downloads: t.Any = None  # lab.downloads.DownloadServer when config.downloads_dir
+        self.backend: BackendServer | None = None  # when config.backend
+        # The hosts' simulated auto-updaters reach the backend through these (lab/host/autoupdater.py).
+        self.updaters: UpdaterHub | None = None
+        self._updater_clients: HttpClients | None = None
+        self.downloads: DownloadServer | None = None  # when config.downloads_dir
         self.download_url = ""
 
     async def __aenter__(self) -> Fleet:
@@ -199,13 +96,13 @@ class Fleet:
 
     def _make_hosts(self) -> list[Host]:
         from lab.clock import Clock
-        from lab.host import BlobStore
+        from lab.host import BlobStore, Cluster
 
         cfg = self.config
-        factory = cfg.host_factory or _default_factory()
+        factory = cfg.host_factory or self._lab_host
         self.clock = Clock(cfg.time_scale)
         self.blobs = BlobStore()
-        self.cluster = _make_cluster(cfg.seed, self.clock) if cfg.servers else None
+        self.cluster = Cluster() if cfg.servers else None
         hosts: list[Host] = []
         for i in range(1, cfg.clients + 1):
             name = client_name(i)
@@ -234,6 +131,17 @@ class Fleet:
             )
         return hosts
 
+    def _lab_host(self, name: str, kind: str, **options: t.Any) -> Host:
+        """The lab's host model, trusting the lab CA like a managed PC trusts its domain PKI root."""
+        import lab.primitives  # noqa: F401  (importing it gives the host model its primitives)
+        from lab.host import make_host
+        from lab.host.certstore import trust_root
+
+        assert self.ca is not None
+        host = make_host(name, kind, **options)
+        trust_root(host, self.ca.ca_path.read_bytes())
+        return host
+
     def _transport_for(self, index: int) -> str:
         if self.config.transport == "mixed":
             return "ntlm" if index % 2 == 0 else "basic"
@@ -242,11 +150,8 @@ class Fleet:
     async def start(self) -> None:
         cfg = self.config
         cfg.state_dir.mkdir(parents=True, exist_ok=True)
-        hosts = self._make_hosts()
         self.ca = LabCA(cfg.state_dir)
-        from lab.downloads import trust_lab_ca
-
-        trust_lab_ca(hosts, self.ca)  # in each machine root store, like a domain PKI root
+        hosts = self._make_hosts()
         ntlm_files = NtlmUserFiles(cfg.state_dir)
         ntlm_files.write([(h.name, h.username, h.password) for h in hosts])
         # pyspnego's acceptor refuses to start unless the variable names an existing file; each step repoints it.
@@ -265,8 +170,6 @@ class Fleet:
         if mode == "port":
             await self._bind(hosts, ntlm_files, "port")
         self.address_mode = mode
-
-        from lab.control import ControlServer
 
         self._control = ControlServer(self, cfg.control_host, cfg.control_port)
         await self._control.start()
@@ -324,6 +227,12 @@ class Fleet:
         if self._control is not None:
             await self._control.close()
             self._control = None
+        if self.updaters is not None:
+            self.updaters.stop()
+            self.updaters = None
+        if self._updater_clients is not None:
+            await self._updater_clients.close()
+            self._updater_clients = None
         if self.backend is not None:
             await self.backend.close()
             self.backend = None
@@ -347,6 +256,27 @@ class Fleet:
             ca=self.ca,
         )
         await self.backend.start()
+        self._start_updaters()
+
+    def _start_updaters(self) -> None:
+        """Attach every host to the simulated auto-updaters, which use the client token and trust the lab CA."""
+        import ssl
+
+        from lab.host.autoupdater import UpdaterHub
+        from lab.host.updater_client import HttpClients
+
+        assert self.backend is not None
+        assert self.ca is not None
+        context = ssl.create_default_context(cafile=str(self.ca.ca_path))
+        self._updater_clients = HttpClients(self.backend.config.client_token, context)
+        self.updaters = UpdaterHub(self._updater_clients)
+        for fh in self.hosts.values():
+            self.updaters.attach(fh.host)
+
+    @property
+    def suite_packages(self) -> Path | None:
+        """The built packages the suite installer route installs from (the backend's releases)."""
+        return self.config.backend_packages
 
     def backend_vars(self) -> dict[str, t.Any]:
         """Inventory variables the backend modules read when their options are not given."""
@@ -451,18 +381,18 @@ class Fleet:
             if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
                 path.unlink()
 
-    def get(self, name: str) -> FleetHost | None:
-        return self.hosts.get(name)
-
-
-def _make_cluster(seed: int, clock: Clock) -> t.Any:
-    """The object every server of the fleet shares (service state, production database)."""
-    import lab.host
-
-    if hasattr(lab.host, "make_cluster"):
-        return lab.host.make_cluster(seed=seed, clock=clock)
-    cluster_cls = getattr(lab.host, "Cluster", None)
-    return cluster_cls() if cluster_cls is not None else None
+    def describe(self) -> dict[str, t.Any]:
+        """What ``GET /fleet`` of the control API answers."""
+        cfg = self.config
+        return {
+            "clients": cfg.clients,
+            "servers": cfg.servers,
+            "seed": cfg.seed,
+            "time_scale": cfg.time_scale,
+            "address_mode": self.address_mode,
+            "now": self.clock.now().isoformat() if self.clock is not None else None,
+            "blobs": self.blobs.stats() if self.blobs is not None else {},
+        }
 
 
 class FleetThread:

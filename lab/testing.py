@@ -8,7 +8,8 @@ import random
 import typing as t
 from pathlib import Path
 
-from lab.fleet import FleetConfig, FleetThread, start_fleet_in_thread
+from lab.fleet import FleetThread, start_fleet_in_thread
+from lab.fleetconfig import FleetConfig
 
 
 def start_test_fleet(tmp_dir: Path, attempts: int = 8, **overrides: t.Any) -> FleetThread:

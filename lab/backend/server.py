@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from lab.backend.state import (
     FEATURES_9_2,
     LOCK_STATES,
     THROTTLE_FEATURE,
     ApiError,
+    Clients,
     Lock,
     Sessions,
     Slot,
@@ -100,6 +102,7 @@ class Backend:
         self.throttle = Throttle(config.lease_seconds)
         self.lock = Lock()
         self.sessions = Sessions()
+        self.clients = Clients()
         self.packages = scan_packages(config.packages_dir)
         self.channels = dict(config.channels) if config.channels is not None else default_channels(self.packages)
         known = {p.version for p in self.packages}
@@ -383,8 +386,24 @@ async def close_session(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@routes.put(API + "/clients/{client}")
+async def report_client(request: web.Request) -> web.Response:
+    """An auto-updater reports its version and how its last check went (client token)."""
+    _require(request, "client")
+    data = await _body(request)
+    _only(data, ("version", "last_check", "outcome"))
+    record = _backend(request).clients.report(request.match_info["client"], data)
+    return _json(record.public())
+
+
+@routes.get(API + "/clients")
+async def list_clients(request: web.Request) -> web.Response:
+    _require(request, "admin")
+    return _json({"clients": _backend(request).clients.listing()})
+
+
 @web.middleware
-async def errors(request: web.Request, handler: t.Any) -> web.StreamResponse:
+async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every failure as the contract's Error object, also the router's own 404/405 and aiohttp's 413."""
     try:
         resource = request.match_info.route.resource
@@ -451,10 +470,6 @@ class BackendServer:
         self.url = f"{'https' if ssl_context else 'http'}://{cfg.host}:{port}"
         self.backend.download_base = cfg.download_url or f"{self.url}/downloads/"
         self._sweeper = asyncio.create_task(self._sweep())
-
-    def set_download_url(self, url: str) -> None:
-        """Point release URLs at another file server of the same folder (e.g. lab/downloads.py, known once started)."""
-        self.backend.download_base = url
 
     async def _sweep(self) -> None:
         """Leases run out even when no request comes; the queue moves on then."""

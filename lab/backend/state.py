@@ -476,3 +476,58 @@ class Sessions:
         if state in ("closed", "all"):
             chosen += self.closed
         return [s.public() for s in sorted(chosen, key=lambda s: s.started_at)]
+
+
+# ---- client reports ----------------------------------------------------------------------------------
+
+# What an auto-updater says its last check ended with (the LastOutcome values it leaves on the host).
+OUTCOMES = ("none", "no_update", "installed", "error", "apps_running", "unrecoverable")
+CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\\-]{0,255}$")
+# RFC 3339 date-time, as the contract's format says; kept as sent (the client's clock, not the backend's).
+DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+@dataclass
+class ClientReport:
+    client: str
+    version: str
+    last_check: str
+    outcome: str
+    reported_at: float
+
+    def public(self) -> dict[str, t.Any]:
+        return {
+            "client": self.client,
+            "version": self.version,
+            "last_check": self.last_check,
+            "outcome": self.outcome,
+            "reported_at": iso(self.reported_at),
+        }
+
+
+class Clients:
+    """The latest report of every auto-updater: which version each client runs and how its last check went."""
+
+    def __init__(self, wall: Callable[[], float] = time.time) -> None:
+        self.wall = wall
+        self.reports: dict[str, ClientReport] = {}
+
+    def report(self, client: str, data: dict[str, t.Any]) -> ClientReport:
+        """Validate and keep one report; ApiError 422 naming the first bad field."""
+        if not CLIENT_ID.match(client):
+            raise ApiError(422, "invalid", "client must be a computer name, optionally with \\user", field="client")
+        version = data.get("version")
+        if not isinstance(version, str) or not _VERSION.match(version):
+            raise ApiError(422, "invalid", f"version must look like 9.3.2, got {version!r}", field="version")
+        last_check = data.get("last_check")
+        if not isinstance(last_check, str) or not DATE_TIME.match(last_check):
+            raise ApiError(422, "invalid", "last_check must be an RFC 3339 date-time", field="last_check")
+        outcome = data.get("outcome")
+        if outcome not in OUTCOMES:
+            raise ApiError(422, "invalid", f"outcome must be one of {', '.join(OUTCOMES)}", field="outcome")
+        record = ClientReport(client, version, last_check, str(outcome), self.wall())
+        self.reports[client.casefold()] = record
+        return record
+
+    def listing(self) -> list[dict[str, t.Any]]:
+        return [r.public() for r in sorted(self.reports.values(), key=lambda r: r.client.casefold())]

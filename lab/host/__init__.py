@@ -5,8 +5,10 @@ from __future__ import annotations
 from lab.host.blobs import BlobStore
 from lab.host.cluster import Cluster, ServerState
 from lab.host.filesystem import FileSystem
-from lab.host.host import DEFAULT_PASSWORD, DEFAULT_USERNAME, OFFICE_PROCESSES, Host, HostDropped, make_host
+from lab.host.host import Host, make_host
 from lab.host.registry import Registry
+from lab.host.sessions import OFFICE_PROCESSES
+from lab.host.state import DEFAULT_PASSWORD, DEFAULT_USERNAME, HostDropped
 
 __all__ = [
     "DEFAULT_PASSWORD",

@@ -16,12 +16,17 @@ Schema (every key optional; unknown keys are refused with the list of accepted o
         "users": {"<user>": {"on_message": "close" | "ignore", "close_delay": s}},
         "reboot_downtime": s,                   # simulated seconds a reboot keeps the host off the network
         "language_mode": "FullLanguage" | "ConstrainedLanguage",  # what AppLocker/WDAC leave PowerShell
-        "oem_codepage": 437 | 850 | 852 | 866   # the console's OEM code page (437 en-US, 850 de-DE)
+        "oem_codepage": 437 | 850 | 852 | 866,  # the console's OEM code page (437 en-US, 850 de-DE)
+        "webview2": "machine" | "none" | "user:<name>[,<name>]",  # where the WebView2 Runtime is installed
+        "timezone": "Europe/Berlin"             # the host's local time zone (IANA name the lab maps to Windows)
       },
       "faults": {
         "unreachable": true | false,            # host is off the network until cleared
         "drop_next": n,                         # the next n primitives drop the connection mid-command
-        "drop_downtime": s                      # simulated seconds the host stays away after a drop
+        "drop_downtime": s,                     # simulated seconds the host stays away after a drop
+        "backend_unreachable": true | false,    # the auto-updater cannot reach the backend
+        "download_corrupt": n,                  # the auto-updater's next n package downloads fail their checksum
+        "office_never_closed": true | false     # the user reopens Office whenever the auto-updater looks
       }
     }
 """
@@ -29,8 +34,12 @@ Schema (every key optional; unknown keys are refused with the list of accepted o
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lab.host.registry import Registry
 
 MSIEXEC_RESULT_CODES = (0, 1603, 1618, 3010)
 MESSAGE_REACTIONS = ("close", "ignore")
@@ -40,6 +49,36 @@ LANGUAGE_MODES = ("FullLanguage", "ConstrainedLanguage")
 # The OEM code pages Windows uses for the console of common system locales (Microsoft's
 # "Code Page Identifiers"): 437 United States, 850 Western Europe, 852 Central Europe, 866 Cyrillic.
 OEM_CODEPAGES = (437, 850, 852, 866)
+# WebView2 Runtime detection (Microsoft Learn, "Distribute your app and the WebView2 Runtime", "Detect if a
+# WebView2 Runtime is already installed"): value pv under this client key, per machine in the 32-bit view of
+# 64-bit Windows, per user in the user's hive; installed when pv is neither empty nor 0.0.0.0.
+WEBVIEW2_CLIENT = r"Microsoft\EdgeUpdate\Clients\{F3017226-FE2A-4295-8BDF-00C3A9A7E4C5}"
+WEBVIEW2_MACHINE_KEY = "HKLM\\SOFTWARE\\WOW6432Node\\" + WEBVIEW2_CLIENT
+WEBVIEW2_VERSION = "131.0.2903.70"
+WEBVIEW2_MODES = ("machine", "none", "user:<name>[,<name>]")
+DEFAULT_TIMEZONE = "Europe/Berlin"
+# IANA name -> Windows time zone Id, the lab's own small map (the ids are those of the registry's
+# HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Time Zones; pairs as in CLDR's windowsZones.xml).
+WINDOWS_TIMEZONES = {
+    "UTC": "UTC",
+    "Europe/Berlin": "W. Europe Standard Time",
+    "Europe/Vienna": "W. Europe Standard Time",
+    "Europe/Zurich": "W. Europe Standard Time",
+    "Europe/Paris": "Romance Standard Time",
+    "Europe/London": "GMT Standard Time",
+    "Europe/Warsaw": "Central European Standard Time",
+    "Europe/Prague": "Central Europe Standard Time",
+    "Europe/Helsinki": "FLE Standard Time",
+    "Europe/Moscow": "Russian Standard Time",
+    "America/New_York": "Eastern Standard Time",
+    "America/Chicago": "Central Standard Time",
+    "America/Denver": "Mountain Standard Time",
+    "America/Los_Angeles": "Pacific Standard Time",
+    "Asia/Kolkata": "India Standard Time",
+    "Asia/Tokyo": "Tokyo Standard Time",
+    "Australia/Sydney": "AUS Eastern Standard Time",
+}
+TIMEZONE_KEY = r"HKLM\SYSTEM\CurrentControlSet\Control\TimeZoneInformation"
 
 
 @dataclass
@@ -64,6 +103,8 @@ class Behaviour:
     reboot_downtime: float = 60.0
     language_mode: str = "FullLanguage"
     oem_codepage: int = 437
+    webview2: str = "machine"
+    timezone: str = DEFAULT_TIMEZONE
 
     def as_dict(self, now_mono: float) -> dict[str, Any]:
         return {
@@ -78,6 +119,8 @@ class Behaviour:
             "reboot_downtime": self.reboot_downtime,
             "language_mode": self.language_mode,
             "oem_codepage": self.oem_codepage,
+            "webview2": self.webview2,
+            "timezone": self.timezone,
         }
 
 
@@ -86,9 +129,19 @@ class Faults:
     unreachable: bool = False
     drop_next: int = 0
     drop_downtime: float = 30.0
+    backend_unreachable: bool = False
+    download_corrupt: int = 0
+    office_never_closed: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"unreachable": self.unreachable, "drop_next": self.drop_next, "drop_downtime": self.drop_downtime}
+        return {
+            "unreachable": self.unreachable,
+            "drop_next": self.drop_next,
+            "drop_downtime": self.drop_downtime,
+            "backend_unreachable": self.backend_unreachable,
+            "download_corrupt": self.download_corrupt,
+            "office_never_closed": self.office_never_closed,
+        }
 
 
 def seeded_behaviour(rng: random.Random, users: list[str]) -> Behaviour:
@@ -142,8 +195,17 @@ BEHAVIOUR_KEYS = (
     "reboot_downtime",
     "language_mode",
     "oem_codepage",
+    "webview2",
+    "timezone",
 )
-FAULT_KEYS = ("unreachable", "drop_next", "drop_downtime")
+FAULT_KEYS = (
+    "unreachable",
+    "drop_next",
+    "drop_downtime",
+    "backend_unreachable",
+    "download_corrupt",
+    "office_never_closed",
+)
 CONTROL_KEYS = ("behaviour", "faults")
 DAY = 86400.0
 
@@ -201,7 +263,62 @@ def apply_behaviour(b: Behaviour, spec: dict[str, Any], now_mono: float, known_u
             accepted = ", ".join(map(str, OEM_CODEPAGES))
             raise ValueError(f"behaviour.oem_codepage must be one of {accepted}, got {spec['oem_codepage']!r}")
         new.oem_codepage = spec["oem_codepage"]
+    if "webview2" in spec:
+        new.webview2 = _webview2(spec["webview2"], known_users)
+    if "timezone" in spec:
+        if spec["timezone"] not in WINDOWS_TIMEZONES:
+            accepted = ", ".join(WINDOWS_TIMEZONES)
+            raise ValueError(f"behaviour.timezone must be one of {accepted}, got {spec['timezone']!r}")
+        new.timezone = spec["timezone"]
     return new
+
+
+def _webview2(value: Any, known_users: list[str]) -> str:
+    if value in ("machine", "none"):
+        return str(value)
+    if isinstance(value, str) and value.startswith("user:"):
+        names = [n.strip() for n in value[5:].split(",")]
+        chosen = []
+        for name in names:
+            match = next((k for k in known_users if k.lower() == name.lower()), None)
+            if match is None:
+                raise ValueError(f"behaviour.webview2: unknown user {name!r}; known: {', '.join(known_users)}")
+            chosen.append(match)
+        return "user:" + ",".join(chosen)
+    raise ValueError(f"behaviour.webview2 must be one of {', '.join(WEBVIEW2_MODES)}, got {value!r}")
+
+
+def webview2_user_key(sid: str) -> str:
+    return f"HKU\\{sid}\\Software\\{WEBVIEW2_CLIENT}"
+
+
+def apply_environment(
+    registry: Registry, behaviour: Behaviour, sids: Callable[[], list[str]], sid_of: Callable[[str], str]
+) -> None:
+    """Write what the behaviour says about the host's software and locale into its registry.
+
+    Called when the base image is made and whenever the behaviour changes: the WebView2 Runtime is installed
+    per machine, for some users or not at all; the time zone is the one the host runs in.
+    """
+    registry.delete_key(WEBVIEW2_MACHINE_KEY, recurse=True)
+    for sid in sids():
+        registry.delete_key(webview2_user_key(sid), recurse=True)
+    if behaviour.webview2 == "machine":
+        registry.set_value(WEBVIEW2_MACHINE_KEY, "pv", WEBVIEW2_VERSION)
+    elif behaviour.webview2.startswith("user:"):
+        for user in behaviour.webview2[5:].split(","):
+            registry.set_value(webview2_user_key(sid_of(user)), "pv", WEBVIEW2_VERSION)
+    registry.set_value(TIMEZONE_KEY, "TimeZoneKeyName", WINDOWS_TIMEZONES[behaviour.timezone])
+
+
+def webview2_installed(registry: Registry, sid: str) -> bool:
+    """The documented detection: pv per machine or in the user's hive, neither empty nor 0.0.0.0."""
+    for key in (WEBVIEW2_MACHINE_KEY, webview2_user_key(sid)):
+        with registry.loaded(sid):
+            pv = registry.get(key, "pv")
+        if isinstance(pv, str) and pv not in ("", "0.0.0.0"):
+            return True
+    return False
 
 
 def apply_faults(f: Faults, spec: dict[str, Any]) -> Faults:
@@ -218,4 +335,14 @@ def apply_faults(f: Faults, spec: dict[str, Any]) -> Faults:
         new.drop_next = value
     if "drop_downtime" in spec:
         new.drop_downtime = _number("faults.drop_downtime", spec["drop_downtime"], 0, DAY)
+    for key in ("backend_unreachable", "office_never_closed"):
+        if key in spec:
+            if not isinstance(spec[key], bool):
+                raise ValueError(f"faults.{key} must be true or false, got {spec[key]!r}")
+            setattr(new, key, spec[key])
+    if "download_corrupt" in spec:
+        value = spec["download_corrupt"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
+            raise ValueError(f"faults.download_corrupt must be an integer from 0 to 1000, got {value!r}")
+        new.download_corrupt = value
     return new

@@ -31,7 +31,7 @@ import contextlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lab.host.msipackage import (
     MSI_CACHE,
@@ -44,9 +44,8 @@ from lab.host.msipackage import (
     version_key,
 )
 from lab.host.registry import pack_guid
-
-if TYPE_CHECKING:
-    from lab.host.host import Host
+from lab.host.sessions import OFFICE_APPLICATIONS, Sessions
+from lab.host.state import HostDropped
 
 MACHINE_SID = "S-1-5-18"
 UNINSTALL = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall"
@@ -58,24 +57,8 @@ USERDATA = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Installer\UserData"
 ALL_UPGRADE_CODES = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Installer\UpgradeCodes"
 _PROPERTY = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)=(.*)$", re.DOTALL)
 _GUID = re.compile(r"^\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}$")
-MESSAGES = {
-    0: "The action completed successfully.",
-    1603: "Fatal error during installation.",
-    1605: "This action is only valid for products that are currently installed.",
-    1618: "Another installation is already in progress. Complete that installation before proceeding with this "
-    "install.",
-    1619: "This installation package could not be opened. Verify that the package exists and that you can access it.",
-    1620: "This installation package could not be opened. Contact the application vendor to verify that this is a "
-    "valid Windows Installer package.",
-    1622: "There was an error opening installation log file. Verify that the specified log file location exists "
-    "and that you can write to it.",
-    1624: "Error applying transforms. Verify that the specified transform paths are valid.",
-    1638: "Another version of this product is already installed. Installation of this version cannot continue.",
-    1639: "Invalid command line argument. Consult the Windows Installer SDK for detailed command line help.",
-    1641: "The requested operation completed successfully. The system will be restarted so the changes can take "
-    "effect.",
-    3010: "The requested operation is successful. Changes will not be effective until the system is rebooted.",
-}
+# Windows Installer's text for 1605 (ERROR_UNKNOWN_PRODUCT), which the log shows for /x of a product not installed.
+NOT_INSTALLED = "This action is only valid for products that are currently installed."
 
 
 class InvalidCommandLine(ValueError):
@@ -230,15 +213,13 @@ class MsiexecResult:
     rc: int
     log_lines: list[str]
     duration: float
-    invocation: Invocation | None
-    product_code: str | None = None
     reboot: bool = False
 
 
 class _Log:
     """Verbose log lines in msiexec's format, stamped with simulated time."""
 
-    def __init__(self, host: Host, pid: int) -> None:
+    def __init__(self, host: Sessions, pid: int) -> None:
         self.host = host
         self.lines: list[str] = []
         self._tag = f"({pid % 256:02X}:{(pid * 7) % 256:02X})"
@@ -264,7 +245,7 @@ def _context(pkg: MsiPackage, props: dict[str, str]) -> str:
     return "user"
 
 
-def _target_dirs(host: Host, pkg: MsiPackage, context: str, user: str, props: dict[str, str]) -> dict[str, str]:
+def _target_dirs(host: Sessions, pkg: MsiPackage, context: str, user: str, props: dict[str, str]) -> dict[str, str]:
     """Directory key -> target path (with trailing backslash, as Windows Installer keeps directory properties)."""
     env = host.env(user)
     local_programs = env["LOCALAPPDATA"] + "\\Programs"
@@ -323,18 +304,14 @@ def _typed(value: str) -> tuple[str, Any]:
     return "REG_SZ", value
 
 
-def installed_products(host: Host) -> list[dict[str, Any]]:
-    return list(host.products.values())
-
-
-def _find_installed(host: Host, product_code: str, sid: str | None = None) -> dict[str, Any] | None:
+def _find_installed(host: Sessions, product_code: str, sid: str | None = None) -> dict[str, Any] | None:
     for product in host.products.values():
         if product["product_code"].upper() == product_code.upper() and (sid is None or product["sid"] == sid):
             return product
     return None
 
 
-def register_product(host: Host, product: dict[str, Any]) -> None:
+def register_product(host: Sessions, product: dict[str, Any]) -> None:
     """Write the registry entries Windows Installer writes for an installed product."""
     reg = host.registry
     pc, uc, sid = product["product_code"], product["upgrade_code"], product["sid"]
@@ -382,7 +359,7 @@ def register_product(host: Host, product: dict[str, Any]) -> None:
         reg.set_value(entry["key"], entry["name"], entry["data"], entry["type"])
 
 
-def unregister_product(host: Host, product: dict[str, Any]) -> None:
+def unregister_product(host: Sessions, product: dict[str, Any]) -> None:
     reg = host.registry
     pc, uc, sid = product["product_code"], product["upgrade_code"], product["sid"]
     packed = pack_guid(pc)
@@ -418,9 +395,13 @@ def unregister_product(host: Host, product: dict[str, Any]) -> None:
 
 
 class Msiexec:
-    """One msiexec.exe run on a host, as ``user``."""
+    """One msiexec.exe run on a host, as ``user``.
 
-    def __init__(self, host: Host, argv: list[str], user: str) -> None:
+    It needs the host's state and its sessions (Restart Manager closes programs in them), not the
+    composed :class:`lab.host.host.Host`, which runs it: so msiexec sits below Host in the host model.
+    """
+
+    def __init__(self, host: Sessions, argv: list[str], user: str) -> None:
         self.host = host
         self.argv = list(argv)
         self.user = user
@@ -429,7 +410,7 @@ class Msiexec:
         # What Restart Manager did about files in use (recorded in msiexec_history for tests to see).
         self.files_in_use: dict[str, Any] = {}
 
-    def _finish(self, rc: int, inv: Invocation | None, started: float, **extra: Any) -> MsiexecResult:
+    def _finish(self, rc: int, inv: Invocation | None, started: float, reboot: bool = False) -> MsiexecResult:
         log = self.log
         if inv is not None:
             # A verbose log ends with the property dump; hidden properties show as asterisks.
@@ -443,7 +424,7 @@ class Msiexec:
             with contextlib.suppress(OSError, ValueError):  # the folder was checked up front
                 self.host.files.write_bytes(inv.log_path, b"\xff\xfe" + text.encode("utf-16-le", "surrogatepass"))
         duration = self.host.clock.monotonic() - started
-        result = MsiexecResult(rc, log.lines, duration, inv, **extra)
+        result = MsiexecResult(rc, log.lines, duration, reboot)
         self.host.msiexec_history.append(
             {
                 "time": self.host.clock.now().isoformat(),
@@ -505,8 +486,6 @@ class Msiexec:
 
     async def _work(self, boot: int) -> None:
         """Spend the simulated install time; a reboot meanwhile kills msiexec (the transaction never commits)."""
-        from lab.host.host import HostDropped  # circular at import time only
-
         lo, hi = self.host.behaviour.msiexec_duration
         await self.host.clock.sleep(self.host.rng("msiexec").uniform(lo, hi))
         if self.host.boot_id != boot:
@@ -566,7 +545,7 @@ class Msiexec:
         if same is not None:
             await self._work(boot)
             log.add(f"Product: {pkg.product_name} -- Configuration completed successfully.")
-            return self._finish(self._success_code(inv, 0), inv, started, product_code=pkg.product_code)
+            return self._finish(self._success_code(inv, 0), inv, started)
         log.add("Doing action: FindRelatedProducts")
         to_remove: list[dict[str, Any]] = []
         for row in pkg.upgrades:
@@ -617,7 +596,7 @@ class Msiexec:
         for old in to_remove:
             log.add(f"Doing action: RemoveExistingProducts: removing {old['product_code']} ({old['version']})")
             unregister_product(host, old)
-        product = self._commit(pkg, inv, props, (context, sid, package))
+        self._commit(pkg, inv, props, (context, sid, package))
         log.add(f"Product: {pkg.product_name} -- Installation completed successfully.")
         log.add(
             f"Windows Installer installed the product. Product Name: {pkg.product_name}. Product Version: "
@@ -625,7 +604,7 @@ class Msiexec:
             f"Installation success or error status: 0."
         )
         rc = self._success_code(inv, outcome)
-        return self._finish(rc, inv, started, product_code=product["product_code"], reboot=rc == 1641)
+        return self._finish(rc, inv, started, reboot=rc == 1641)
 
     def _restart_manager(self, inv: Invocation, replaced: list[dict[str, Any]]) -> bool:
         """Files of installed products that Office holds open: shut Office down, or replace them at reboot.
@@ -641,8 +620,6 @@ class Msiexec:
         with files (add-ins load into all of them); the DisableAutomaticApplicationShutdown policy is not modelled.
         Returns whether files are replaced at the next restart.
         """
-        from lab.host.host import OFFICE_APPLICATIONS  # circular at import time only
-
         host, log = self.host, self.log
         if not any(p.get("files") for p in replaced):
             return False
@@ -687,9 +664,7 @@ class Msiexec:
         self.log.add("Product: reboot initiated by the installer (REBOOT=Force semantics of a quiet install).")
         return 1641
 
-    def _commit(
-        self, pkg: MsiPackage, inv: Invocation, props: dict[str, str], where: tuple[str, str, str]
-    ) -> dict[str, Any]:
+    def _commit(self, pkg: MsiPackage, inv: Invocation, props: dict[str, str], where: tuple[str, str, str]) -> None:
         context, sid, package = where
         host = self.host
         dirs = _target_dirs(host, pkg, context, self.user, props)
@@ -737,9 +712,8 @@ class Msiexec:
             "files": files,
             "registry": registry,
         }
-        host.products[(sid, product["product_code"])] = product
+        host.products[(sid, pkg.product_code.upper())] = product
         register_product(host, product)
-        return product
 
     async def _uninstall(self, inv: Invocation, started: float, boot: int) -> MsiexecResult:
         host, log = self.host, self.log
@@ -753,7 +727,7 @@ class Msiexec:
         user_sid = host.sid_of(self.user)
         product = _find_installed(host, code, user_sid) or _find_installed(host, code, MACHINE_SID)
         if product is None:
-            log.add(f"Product: {code} -- {MESSAGES[1605]}", "c")
+            log.add(f"Product: {code} -- {NOT_INSTALLED}", "c")
             return self._finish(1605, inv, started)
         at_reboot = self._restart_manager(inv, [product])
         await self._work(boot)
@@ -770,4 +744,4 @@ class Msiexec:
             f"Removal success or error status: 0."
         )
         rc = self._success_code(inv, outcome)
-        return self._finish(rc, inv, started, product_code=product["product_code"], reboot=rc == 1641)
+        return self._finish(rc, inv, started, reboot=rc == 1641)

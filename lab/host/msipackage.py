@@ -2,6 +2,13 @@
 
 Parsed packages are cached by SHA-256, so a fleet of 1,000 hosts installing the
 same MSI parses it once.
+
+This reader is deliberately separate from the collection's (``plugins/plugin_utils/_msi.py``)
+and must not be merged with it: the lab is the independent check on the collection's Windows
+Installer rules, written from what Windows does. A shared reader would mirror a wrong rule on
+both sides and every test would still pass.
+``tests/unit/plugins/plugin_utils/test_msi.py::test_the_lab_reads_every_package_as_the_controller_does``
+holds the two readers together on every test package (product facts, context properties, payload).
 """
 
 from __future__ import annotations

@@ -25,6 +25,26 @@ _HIVE_ALIASES = {
 }
 # Keys under HKLM\SOFTWARE that the 32-bit view shares with the 64-bit one instead of redirecting.
 _SHARED_32 = ("classes", "wow6432node")
+# reg.exe's answers, word for word (console output, exit code 1). "reg load" of a hive file another process has
+# open -- the NTUSER.DAT of a user who is logged on -- fails with ERROR_SHARING_VIOLATION (32), whose system
+# message is the first text (winerror.h; learn.microsoft.com/windows/win32/debug/system-error-codes--0-499-).
+# "reg unload" while a handle to a key of the hive is still open fails with ERROR_ACCESS_DENIED (5), the second
+# (RegUnLoadKey, learn.microsoft.com/windows/win32/api/winreg/nf-winreg-regunloadkeyw; the reg unload page of
+# learn.microsoft.com/windows-server/administration/windows-commands/reg-unload). Loading onto a name that is
+# already mounted is ERROR_ACCESS_DENIED as well; unloading a name that is not mounted is
+# ERROR_INVALID_PARAMETER (87).
+HIVE_IN_USE = "ERROR: The process cannot access the file because it is being used by another process."
+ACCESS_DENIED = "ERROR: Access is denied."
+INVALID_PARAMETER = "ERROR: The parameter is incorrect."
+
+
+class HiveError(OSError):
+    """A refused ``reg load``/``reg unload``: ``message`` is reg.exe's line, ``exit_code`` its exit code."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
 
 
 @dataclass
@@ -80,6 +100,10 @@ class Registry:
         # profile; reads of an unloaded hive find no key.
         self.hive_loaded: Callable[[str], bool] | None = None
         self._held: dict[str, int] = {}
+        # reg load'ed hives: mount name under HKU (lower case) -> the user's SID, and open handles per mount.
+        self._mounts: dict[str, str] = {}
+        self._handles: dict[str, int] = {}
+        self._mount_case: dict[str, str] = {}
 
     def _resolve(self, path: str, view: int, user: str | None) -> list[str]:
         """Path -> list of components starting with the real hive, HKCU/HKCR and WOW64 redirection applied."""
@@ -127,13 +151,63 @@ class Registry:
         finally:
             self._held[base] -= 1
 
+    # -- reg load / reg unload -------------------------------------------------------------------------------
+    def load_hive(self, mount_name: str, sid: str) -> None:
+        """``reg load HKU\\<mount_name> <profile>\\NTUSER.DAT``: the user's data appears under ``HKU\\<mount_name>``.
+
+        HiveError (reg.exe's words) when the hive file is in use -- the user is logged on, so Windows has it
+        loaded as ``HKU\\<SID>`` -- or when the name is taken.
+        """
+        name = mount_name.lower()
+        base = sid.upper()
+        if name in self._mounts or (name in self._hives["HKU"].subkeys and self._visible(["HKU", mount_name])):
+            raise HiveError(ACCESS_DENIED)
+        in_use = self._held.get(base) or (self.hive_loaded is not None and self.hive_loaded(base))
+        if base in self._mounts.values() or in_use:
+            raise HiveError(HIVE_IN_USE)
+        self._mounts[name] = base
+        self._mount_case[name] = mount_name
+        self._handles[name] = 0
+
+    def unload_hive(self, mount_name: str) -> None:
+        """``reg unload HKU\\<mount_name>``; HiveError while a handle is open or when nothing is mounted there."""
+        name = mount_name.lower()
+        if name not in self._mounts:
+            raise HiveError(INVALID_PARAMETER)
+        if self._handles.get(name):
+            raise HiveError(ACCESS_DENIED)
+        del self._mounts[name]
+        self._mount_case.pop(name, None)
+        self._handles.pop(name, None)
+
+    def mounted(self) -> dict[str, str]:
+        """Mount name -> SID of the hives loaded with :meth:`load_hive`."""
+        return {self._mount_case[m]: sid for m, sid in self._mounts.items()}
+
+    @contextlib.contextmanager
+    def open_handle(self, mount_name: str) -> Iterator[None]:
+        """A key handle into a mounted hive held meanwhile (a process that did not let go): unload is denied."""
+        name = mount_name.lower()
+        if name not in self._mounts:
+            raise HiveError(INVALID_PARAMETER)
+        self._handles[name] += 1
+        try:
+            yield
+        finally:
+            if name in self._handles:
+                self._handles[name] -= 1
+
     def _visible(self, parts: list[str]) -> bool:
         return not (parts[0] == "HKU" and len(parts) > 1) or self.is_hive_loaded(parts[1])
 
     def _walk(self, parts: list[str], create: bool) -> RegKey | None:
+        mounted = self._mounts.get(parts[1].lower()) if parts[0] == "HKU" and len(parts) > 1 else None
+        if mounted is not None:
+            # HKU\<mount name>\...: the user's hive data, whoever else has it loaded or not.
+            parts = ["HKU", mounted, *parts[2:]]
         # Only reads see hives as loaded or not: the lab's own model code (msiexec, a first logon) writes the
         # profile's hive file whether or not it is loaded at that moment.
-        if not create and not self._visible(parts):
+        elif not create and not self._visible(parts):
             return None
         key = self._hives[parts[0]]
         for part in parts[1:]:
@@ -184,6 +258,7 @@ class Registry:
         names = [k.name for k in key.subkeys.values()]
         if parts == ["HKU"]:
             names = [n for n in names if self.is_hive_loaded(n)]
+            names += [self._mount_case[m] for m in self._mounts if m not in {n.lower() for n in names}]
         return sorted(names, key=str.lower)
 
     def delete_value(self, path: str, name: str, view: int = 64, user: str | None = None) -> bool:

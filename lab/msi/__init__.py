@@ -1,8 +1,10 @@
 """Build the lab's test MSI packages from one WiX template with Debian's ``wixl``.
 
-Six packages: per-machine and per-user variants of "Example Office Suite" at
-9.2.0, 9.3.0 and 9.3.1, each as ``<outdir>/<variant>-<version>/ExampleOfficeSuite.msi``
-with its ``payload/`` folder beside it (as the vendor ships it).
+Eight packages: per-machine and per-user variants of "Example Office Suite" at
+8.3.0, 9.2.0, 9.3.0 and 9.3.1, each as ``<outdir>/<variant>-<version>/ExampleOfficeSuite.msi``
+with its ``payload/`` folder beside it (as the vendor ships it). The per-user packages from
+8.4 on also install the auto-updater, ``ExampleSuite.Updater.exe`` (the product has it only
+in the per-user variant and only from 8.4 on): :func:`payload_files` says what each ships.
 
 How the payload folder is modelled: the package uses an *uncompressed source
 layout*. Its files are listed in the File table, flagged non-compressed
@@ -30,8 +32,11 @@ from pathlib import Path
 TEMPLATE = Path(__file__).resolve().parent / "ExampleOfficeSuite.wxs.in"
 MSI_NAME = "ExampleOfficeSuite.msi"
 VARIANTS = ("machine", "user")
-VERSIONS = ("9.2.0", "9.3.0", "9.3.1")
+VERSIONS = ("8.3.0", "9.2.0", "9.3.0", "9.3.1")
+# What every package ships; payload_files() adds the updater where the product has it.
 PAYLOAD_FILES = ("ExampleSuite.AddIn.dll", "ExampleSuite.Core.dll", "manifest.xml")
+UPDATER_EXE = "ExampleSuite.Updater.exe"
+UPDATER_SINCE = (8, 4)
 # Fixed namespace so codes are stable across builds and machines: tests may hard-code none of them,
 # but two builds must agree (a cached build and a fresh one are interchangeable).
 _NAMESPACE = uuid.UUID("5b0c1f4e-8d4a-4c6e-9a57-3f7d2a1e9c10")
@@ -50,6 +55,16 @@ def upgrade_code(variant: str) -> str:
 def product_code(variant: str, version: str) -> str:
     """Every version gets a new ProductCode, so each newer version is a major upgrade of the older."""
     return _guid("product", variant, version)
+
+
+def has_updater(variant: str, version: str) -> bool:
+    """The auto-updater exists only in the per-user variant, from 8.4 on."""
+    return variant == "user" and tuple(int(x) for x in version.split(".")[:2]) >= UPDATER_SINCE
+
+
+def payload_files(variant: str, version: str) -> tuple[str, ...]:
+    """The payload folder of one package, in File table order."""
+    return (*PAYLOAD_FILES, UPDATER_EXE) if has_updater(variant, version) else PAYLOAD_FILES
 
 
 def _payload_bytes(variant: str, version: str, name: str) -> bytes:
@@ -92,6 +107,11 @@ def render_wxs(variant: str, version: str, payload_dir: str = "payload") -> str:
         "EXTRA_REGISTRY": extra_reg,
         "COMPONENT_GUID": _guid("component", variant, "files"),
         "SETTINGS_GUID": _guid("component", variant, "settings"),
+        "EXTRA_FILES": (
+            f'            <File Id="Updater" Name="{UPDATER_EXE}" Source="{payload_dir}/{UPDATER_EXE}" />'
+            if has_updater(variant, version)
+            else ""
+        ),
         # wixl resolves File/@Source relative to the .wxs and refuses absolute paths.
         "PAYLOAD": payload_dir,
     }
@@ -134,20 +154,21 @@ def build_package(variant: str, version: str, outdir: Path) -> Path:
         shutil.rmtree(target)
     payload = target / "payload"
     payload.mkdir(parents=True)
-    for name in PAYLOAD_FILES:
+    files = payload_files(variant, version)
+    for name in files:
         (payload / name).write_bytes(_payload_bytes(variant, version, name))
     wxs = target / "ExampleOfficeSuite.wxs"
     wxs.write_text(render_wxs(variant, version), encoding="utf-8")
     msi = target / MSI_NAME
     # -a x64: the package registers in the native 64-bit registry view, like a 64-bit Office add-in.
     subprocess.run(["wixl", "-a", "x64", "-o", MSI_NAME, wxs.name], check=True, capture_output=True, cwd=target)
-    _postprocess(msi, len(PAYLOAD_FILES))
+    _postprocess(msi, len(files))
     wxs.unlink()
     return msi
 
 
 def build_packages(outdir: str | Path) -> dict[str, dict[str, str]]:
-    """Build (or reuse) all six packages; return ``{"<variant>-<version>": {msi, payload, dir, ...}}``."""
+    """Build (or reuse) every package; return ``{"<variant>-<version>": {msi, payload, dir, ...}}``."""
     out = Path(outdir).resolve()
     out.mkdir(parents=True, exist_ok=True)
     stamp = out / _STAMP

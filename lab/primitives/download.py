@@ -1,11 +1,10 @@
-"""Save-PackageUrl: the host downloads a package over HTTPS into its cache; the machine's trusted roots.
+"""Save-PackageUrl: the host downloads a package over HTTPS into its cache.
 
 The download is real: the lab process fetches the URL over TLS, validating the
 server's certificate against the certificates in the simulated host's
-**machine root store** (``HKLM\\SOFTWARE\\Microsoft\\SystemCertificates\\ROOT\\Certificates``,
-where Windows keeps it, each as a serialized ``Blob``), and nothing else. The fleet
-puts the lab CA there (:func:`trust_root`); a server whose certificate comes from
-another CA fails validation as it would on Windows. Only 127.0.0.0/8 is reachable:
+**machine root store** (:mod:`lab.host.certstore`, in the registry where Windows keeps it), and
+nothing else. The fleet puts the lab CA there; a server whose certificate comes from another CA
+fails validation as it would on Windows. Only 127.0.0.0/8 is reachable:
 any other name or address fails like a name that does not resolve or an address
 that does not answer. Errors read like the .NET messages the PowerShell primitive
 reports (the innermost exception's message).
@@ -31,30 +30,23 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
-import hashlib
 import io
 import ipaddress
 import ssl
-import struct
 import weakref
 import zipfile
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-
+from lab.host.certstore import trusted_roots
 from lab.host.filesystem import USERS
-from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str, primitive
+from lab.primitives.core import PrimitiveContext, PrimitiveFailure, arg_str, primitive
 from lab.primitives.files import protect_folder
 
 if TYPE_CHECKING:
     from lab.host.host import Host
 
-ROOT_STORE = r"HKLM\SOFTWARE\Microsoft\SystemCertificates\ROOT\Certificates"
-# Serialized certificate store element: property id 32 (CERT_CERT_PROP_ID) holds the DER certificate.
-_CERT_PROP_ID = 32
 _LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
 # The lab keeps downloads in memory and serves every host from one event loop: bound them
 # whatever the controller asks (real seconds, bytes; zip contents count against the size too).
@@ -182,43 +174,6 @@ def system_proxy(host: Host, user: str, target_host: str) -> str | None:
         if (pattern == "<local>" and "." not in target_host) or (pattern and fnmatch.fnmatch(target_host, pattern)):
             return None
     return server if "://" in server else f"http://{server}"
-
-
-# -- the machine root store -----------------------------------------------------------------------------------
-def trust_root(host: Host, certificate: bytes) -> str:
-    """Add a CA certificate (PEM or DER) to the host's machine root store; returns its thumbprint."""
-    cert = (
-        x509.load_pem_x509_certificate(certificate)
-        if certificate.lstrip().startswith(b"-----")
-        else x509.load_der_x509_certificate(certificate)
-    )
-    der = cert.public_bytes(serialization.Encoding.DER)
-    thumbprint = hashlib.sha1(der).hexdigest().upper()  # Windows names store entries by SHA-1
-    blob = struct.pack("<III", _CERT_PROP_ID, 1, len(der)) + der
-    host.registry.set_value(f"{ROOT_STORE}\\{thumbprint}", "Blob", blob, "REG_BINARY")
-    return thumbprint
-
-
-def untrust_root(host: Host, thumbprint: str) -> bool:
-    """Remove a certificate from the host's machine root store (True when it was there)."""
-    return host.registry.delete_key(f"{ROOT_STORE}\\{thumbprint.upper()}", recurse=True)
-
-
-def trusted_roots(host: Host) -> list[bytes]:
-    """DER certificates in the host's machine root store."""
-    if not host.registry.key_exists(ROOT_STORE):
-        return []
-    out: list[bytes] = []
-    for thumbprint in host.registry.subkeys(ROOT_STORE):
-        blob = host.registry.get(f"{ROOT_STORE}\\{thumbprint}", "Blob")
-        offset = 0
-        while isinstance(blob, bytes) and offset + 12 <= len(blob):
-            prop, _flags, length = struct.unpack_from("<III", blob, offset)
-            if prop == _CERT_PROP_ID:
-                out.append(bytes(blob[offset + 12 : offset + 12 + length]))
-                break
-            offset += 12 + length
-    return out
 
 
 def _client_context(host: Host, versions: tuple[ssl.TLSVersion, ssl.TLSVersion]) -> ssl.SSLContext:

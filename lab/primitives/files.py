@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lab.host import filesystem as fs
-from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str, arg_str_list, primitive
+from lab.primitives.core import PrimitiveContext, PrimitiveFailure, arg_str, arg_str_list, primitive
 
 if TYPE_CHECKING:
     from lab.host.host import Host

@@ -6,7 +6,7 @@ import re
 from datetime import UTC
 from typing import TYPE_CHECKING, Any
 
-from lab.primitives import PrimitiveContext, primitive
+from lab.primitives.core import PrimitiveContext, primitive
 
 if TYPE_CHECKING:
     from lab.host.host import Host

@@ -12,7 +12,7 @@ import pymsi
 from lab.host import filesystem as fs
 from lab.host.msiexec import split_command_line
 from lab.host.msipackage import MSI_CACHE, MsiParseError
-from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str, primitive
+from lab.primitives.core import PrimitiveContext, PrimitiveFailure, arg_str, primitive
 from lab.primitives.files import protect_folder
 
 if TYPE_CHECKING:

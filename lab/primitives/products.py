@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from lab.host.msiexec import ALL_UPGRADE_CODES, MACHINE_SID, USERDATA
 from lab.host.msipackage import MSI_CACHE, MsiParseError
 from lab.host.registry import pack_guid, unpack_guid
-from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str, primitive
+from lab.primitives.core import PrimitiveContext, PrimitiveFailure, arg_str, primitive
 
 if TYPE_CHECKING:
     from lab.host.host import Host

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str, arg_str_list, primitive
+from lab.primitives.core import PrimitiveContext, PrimitiveFailure, arg_str, arg_str_list, primitive
 from lab.primitives.usertasks import resolve_account
 
 if TYPE_CHECKING:

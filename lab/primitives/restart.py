@@ -1,7 +1,12 @@
-"""Restart-Host: shutdown.exe /r /f /t <delay> /c <msg>, with the exit codes shutdown.exe gives.
+"""Restart-Host: shutdown.exe with the command line the controller quoted, and the exit codes it gives.
 
-The argument list the PowerShell passes is returned and kept with the scheduled restart
-(``scheduled_restart["arguments"]`` until it happens), so a test sees /f.
+shutdown.exe gets one command line and reads it itself: its C runtime splits it by the
+CommandLineToArgvW rules (:func:`split_argv`), then it checks its options: ``/t`` from 0 to
+315,360,000 seconds, a ``/c`` comment of at most 512 characters; an option it does not know, or a
+value out of range, is answered with 87, "The parameter is incorrect."
+(learn.microsoft.com/windows-server/administration/windows-commands/shutdown). The arguments it read
+are kept with the scheduled restart (``scheduled_restart["arguments"]`` until it happens), so a test
+sees /f.
 
 The restart happens ``delay`` simulated seconds later through ``host.reboot()``, so the host is
 off the network for its behaviour's ``reboot_downtime`` and comes back with a new boot time.
@@ -9,35 +14,101 @@ off the network for its behaviour's ``reboot_downtime`` and comes back with a ne
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
-from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str, primitive
+from lab.primitives.core import PrimitiveContext, PrimitiveFailure, arg_str, primitive
 
 if TYPE_CHECKING:
     from lab.host.host import Host
 
 MAX_DELAY = 315_360_000  # shutdown.exe /t accepts up to ten years
 MAX_COMMENT = 512  # shutdown.exe /c refuses longer comments
+DEFAULT_DELAY = 30  # /t left out: "The default is 30 seconds"
 ERROR_INVALID_PARAMETER = 87
+# shutdown.exe's other options: real ones the lab does not model, so they fail loudly instead of passing.
+_UNMODELLED = {"i", "l", "s", "sg", "g", "a", "p", "h", "e", "o", "hybrid", "soft", "fw", "m", "d"}
+
+
+def split_argv(line: str) -> list[str]:
+    """The arguments a program's C runtime (CommandLineToArgvW rules) reads from its command line.
+
+    Backslashes are literal except before a quote: 2n of them then stand for n and the quote opens or
+    closes a quoted part, 2n+1 for n and a literal quote.
+    """
+    args: list[str] = []
+    i, n = 0, len(line)
+    while i < n:
+        if line[i] in " \t":
+            i += 1
+            continue
+        token: list[str] = []
+        quoted = False
+        while i < n and (quoted or line[i] not in " \t"):
+            if line[i] == "\\":
+                k = i
+                while k < n and line[k] == "\\":
+                    k += 1
+                count = k - i
+                if k < n and line[k] == '"':
+                    token.append("\\" * (count // 2) + ('"' if count % 2 else ""))
+                    # An odd count escaped the quote; after an even one it opens or closes a quoted part.
+                    i = k + 1 if count % 2 else k
+                    continue
+                token.append(line[i:k])
+                i = k
+            elif line[i] == '"':
+                quoted = not quoted
+                i += 1
+            else:
+                token.append(line[i])
+                i += 1
+        args.append("".join(token))
+    return args
+
+
+def _restart_options(arguments: list[str]) -> tuple[int, str | None] | None:
+    """(delay, comment) of the ``/r`` restart ``arguments`` ask for; None for what shutdown.exe refuses."""
+    delay, comment, restart = DEFAULT_DELAY, None, False
+    i = 0
+    while i < len(arguments):
+        option = arguments[i]
+        name = option[1:].lower() if option[:1] in ("/", "-") else ""
+        if name in _UNMODELLED:
+            raise PrimitiveFailure(f"lab: not implemented: shutdown.exe {option}")
+        if name in ("t", "c"):
+            if i + 1 >= len(arguments):
+                return None
+            value = arguments[i + 1]
+            i += 1
+            if name == "t":
+                if not re.fullmatch(r"[0-9]{1,10}", value) or int(value) > MAX_DELAY:
+                    return None
+                delay = int(value)
+            elif len(value) > MAX_COMMENT:
+                return None
+            else:
+                comment = value
+        elif name == "r":
+            restart = True
+        elif name != "f":
+            return None
+        i += 1
+    if not restart:
+        raise PrimitiveFailure(f"lab: not implemented: shutdown.exe without /r: {arguments!r}")
+    return delay, comment
 
 
 @primitive("Restart-Host")
 async def restart_host(host: Host, args: dict[str, Any], ctx: PrimitiveContext) -> dict[str, Any]:
-    delay = args.get("delay", 0)
-    if delay is None:
-        delay = 0
-    # PowerShell's [int] cast takes numbers and numeric strings alike.
-    try:
-        delay = int(delay)
-    except (TypeError, ValueError) as exc:
-        raise PrimitiveFailure(f'Cannot convert value "{delay}" to type "System.Int32".') from exc
-    comment = arg_str(args, "msg", required=False)
-    # /f, explicit: for /t > 0 shutdown.exe implies it anyway ("If the timeout period is greater than 0, the /f
-    # parameter is implied", learn.microsoft.com/windows-server/administration/windows-commands/shutdown).
-    arguments = ["/r", "/f", "/t", str(delay), *(["/c", comment] if comment else [])]
-    result: dict[str, Any] = {"rc": 0, "output": "", "aborted_pending": False, "delay": delay, "arguments": arguments}
-    if not 0 <= delay <= MAX_DELAY or (comment is not None and len(comment) > MAX_COMMENT):
+    command_line = arg_str(args, "command_line")
+    assert command_line is not None
+    arguments = split_argv(command_line)
+    result: dict[str, Any] = {"rc": 0, "output": "", "aborted_pending": False, "command_line": command_line}
+    options = _restart_options(arguments)
+    if options is None:
         return {**result, "rc": ERROR_INVALID_PARAMETER, "output": "The parameter is incorrect.(87)"}
+    delay, comment = options
     if not host.schedule_restart(delay, comment):
         # 1190, a shutdown is already scheduled: the PowerShell runs shutdown /a and tries once more.
         host.abort_restart()

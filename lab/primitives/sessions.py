@@ -7,7 +7,7 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str_list, primitive
+from lab.primitives.core import PrimitiveContext, PrimitiveFailure, arg_str_list, primitive
 from lab.primitives.hostinfo import dotnet_o, interactive_users
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from lab.host import filesystem as fs
 from lab.host.msiexec import split_command_line
-from lab.primitives import PrimitiveContext, PrimitiveFailure, arg_str, arg_str_list, primitive
+from lab.primitives.core import PrimitiveContext, PrimitiveFailure, arg_str, arg_str_list, primitive
 from lab.primitives.files import protect_folder
 from lab.primitives.hostinfo import interactive_users
 from lab.primitives.msi import log_path_of, log_tail

@@ -15,21 +15,18 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib.util
 import json
 import re
 import shlex
-import sys
 import typing as t
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+
+from lab import collection
 
 if t.TYPE_CHECKING:
     from lab.host import Host
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-WINHOST_PATH = REPO_ROOT / "plugins" / "plugin_utils" / "_winhost.py"
 BOOTSTRAP_SEPARATOR = b"\n\0\0\0\0\n"
 _REMOVE = re.compile(r"^Remove-Item '((?:[^']|'')*)' -Force( -Recurse)?;?$", re.IGNORECASE)
 _RC_CHECK_PREFIX = "If (-not $?)"
@@ -50,21 +47,7 @@ _LANGUAGE_CHECK = re.compile(r"\$ExecutionContext\.SessionState\.LanguageMode", 
 _FIRST_DOTNET_CALL = re.compile(r"\[(?!string\])[A-Za-z.]+\]::", re.IGNORECASE)
 
 
-def _load_winhost() -> ModuleType:
-    # Loaded by path: the lab must not depend on ansible-core's collection loader to find the convention.
-    name = "_lab_winhost"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, WINHOST_PATH)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {WINHOST_PATH}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-winhost = _load_winhost()
+winhost = collection.winhost()
 
 
 @dataclass(slots=True)

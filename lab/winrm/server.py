@@ -23,12 +23,12 @@ from lab.winrm.auth import (
     check_basic,
 )
 from lab.winrm.commands import Outcome, execute
+from lab.winrm.hostapi import WinRMHost
 from lab.winrm.http import BadRequest, Request, Response, read_request
 from lab.winrm.limits import WinRMLimits
 
 if t.TYPE_CHECKING:
     from lab.clock import Clock
-    from lab.host import Host
 
 log = logging.getLogger(__name__)
 SOAP_CONTENT_TYPE = "application/soap+xml;charset=UTF-8"
@@ -76,11 +76,11 @@ class _Connection:
 
 
 class HostServer:
-    """Serves WinRM for one Host on ``address`` (ports ``http_port``/``https_port``; 0 or None disables one)."""
+    """Serves WinRM for one host on ``address`` (ports ``http_port``/``https_port``; 0 or None disables one)."""
 
     def __init__(
         self,
-        host: Host,
+        host: WinRMHost,
         *,
         address: str,
         http_port: int | None,

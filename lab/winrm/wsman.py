@@ -41,10 +41,6 @@ WMI_ERROR_NS = "http://schemas.dmtf.org/wbem/wscim/1/cim-schema/2/MSFT_WmiError"
 _DURATION = re.compile(r"^P(?:T(?:(?P<h>[\d.]+)H)?(?:(?P<m>[\d.]+)M)?(?:(?P<s>[\d.]+)S)?)?$")
 
 
-def _q(prefix: str, local: str) -> str:
-    return f"{{{NS[prefix]}}}{local}"
-
-
 def parse_duration(text: str | None, default: float) -> float:
     """Seconds in an xs:duration like ``PT20S`` or ``PT20.000S``."""
     match = _DURATION.match((text or "").strip())

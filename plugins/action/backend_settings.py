@@ -6,45 +6,39 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.rollout.windows.plugins.plugin_utils import _backend
+from ansible_collections.rollout.windows.plugins.plugin_utils._backend_action import BackendAction, argument_spec
 
-ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
-    # Intervals: whole seconds or a string with a unit (90s, 60m, 2h, 1d), hence raw.
-    "update_check_interval": {"type": "raw"},
-    "error_interval": {"type": "raw"},
-    "download_attempts": {"type": "int"},
-    "process_check_interval": {"type": "raw"},
-    "process_check_attempts": {"type": "int"},
-    "install_attempts": {"type": "int"},
-    "max_parallel_syncs": {"type": "int"},
-    **_backend.BACKEND_ARGUMENT_SPEC,
-}
+ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = argument_spec(
+    {
+        # Intervals: whole seconds or a string with a unit (90s, 60m, 2h, 1d), hence raw.
+        "update_check_interval": {"type": "raw"},
+        "error_interval": {"type": "raw"},
+        "download_attempts": {"type": "int"},
+        "process_check_interval": {"type": "raw"},
+        "process_check_attempts": {"type": "int"},
+        "install_attempts": {"type": "int"},
+        "max_parallel_syncs": {"type": "int"},
+    }
+)
 
 
-class ActionModule(ActionBase):
-    _supports_check_mode = True
+def wanted_settings(args: dict[str, t.Any]) -> dict[str, int | None]:
+    """The API value of each setting the task gives; ValueError names the first bad one."""
+    return {
+        name: _backend.validate_setting(name, args[name]) for name in _backend.SETTING_RULES if args[name] is not None
+    }
+
+
+class ActionModule(BackendAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
     _supports_diff = True
 
-    def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
-        result = super().run(tmp, task_vars)
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        try:
-            # Every value is checked before the first request: a typo never half-applies.
-            wanted = {
-                name: _backend.validate_setting(name, args[name])
-                for name in _backend.SETTING_RULES
-                if args[name] is not None
-            }
-            client = _backend.client_for(self, args, task_vars)
-            result.setdefault("warnings", []).extend(_backend.warnings_for(client))
-            result.update(self._apply(client, wanted))
-        except (_backend.BackendError, ValueError) as exc:
-            result.update(failed=True, msg=str(exc))
-        return result
+    def _check(self, args: dict[str, t.Any]) -> None:
+        wanted_settings(args)
 
-    def _apply(self, client: _backend.BackendClient, wanted: dict[str, int | None]) -> dict[str, t.Any]:
+    def _run(self, client: _backend.BackendClient, args: dict[str, t.Any]) -> dict[str, t.Any]:
+        wanted = wanted_settings(args)
         info = client.info()
         throttle_wanted = [name for name in _backend.THROTTLE_SETTINGS if name in wanted]
         if throttle_wanted and not _backend.has_throttle(info):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 import typing as t
 
-from ansible_collections.rollout.windows.plugins.plugin_utils import _answers, _office
+from ansible_collections.rollout.windows.plugins.plugin_utils import _answers, _office, _sessions
 from ansible_collections.rollout.windows.plugins.plugin_utils._action import WinHostAction
 from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import WinHost
 
@@ -54,7 +54,7 @@ class ActionModule(WinHostAction):
             deadline=args["deadline"],
         )
         if config.notify:
-            _office.check_message(args["message"], args["title"])
+            _sessions.check_message(args["message"], args["title"])
 
         def query() -> dict[str, t.Any]:
             found = host.run("Get-SessionProcess", {"names": names})

@@ -10,7 +10,7 @@ import typing as t
 
 from ansible.utils.display import Display
 
-from ansible_collections.rollout.windows.plugins.plugin_utils import _retry
+from ansible_collections.rollout.windows.plugins.plugin_utils import _cmdline, _retry
 from ansible_collections.rollout.windows.plugins.plugin_utils._action import WinHostAction, is_connection_error
 from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import PrimitiveError, WinHost
 
@@ -28,6 +28,15 @@ POLL_INITIAL = 2.0
 POLL_MAXIMUM = 15.0
 
 display = Display()
+
+
+def shutdown_arguments(delay: int, msg: str) -> list[str]:
+    """shutdown.exe's arguments for a forced restart after ``delay`` seconds, with ``msg`` as its comment.
+
+    /f is explicit: Windows implies it only for a delay above 0, and with /t 0 an application could
+    otherwise hold the restart up.
+    """
+    return ["/r", "/f", "/t", str(delay), *(["/c", msg] if msg else [])]
 
 
 class ActionModule(WinHostAction):
@@ -101,8 +110,10 @@ class ActionModule(WinHostAction):
     @staticmethod
     def _start_restart(host: WinHost, delay: int, msg: str) -> dict[str, t.Any] | None:
         """Run Restart-Host; None when the connection went down under it, which means the restart began."""
+        # Quoted here like every command line the collection runs: the message stays data, never script text.
+        command_line = _cmdline.command_line(shutdown_arguments(delay, msg))
         try:
-            return host.run("Restart-Host", {"delay": delay, "msg": msg})
+            return host.run("Restart-Host", {"command_line": command_line})
         # With a short delay Windows may stop WinRM before the reply or the command clean-up gets through.
         except Exception as exc:
             if not is_connection_error(exc):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible_collections.rollout.windows.plugins.plugin_utils import _office
+from ansible_collections.rollout.windows.plugins.plugin_utils import _sessions
 from ansible_collections.rollout.windows.plugins.plugin_utils._action import WinHostAction
 from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import WinHost
 
@@ -22,7 +22,7 @@ class ActionModule(WinHostAction):
 
     def _run(self, host: WinHost, args: dict[str, t.Any]) -> dict[str, t.Any]:
         text, title = args["message"], args["title"] or ""
-        _office.check_message(text, title)
+        _sessions.check_message(text, title)
         wanted = [u.strip() for u in args["users"]]
         if any(not u for u in wanted):
             raise ValueError("users must not contain an empty name")
@@ -32,9 +32,9 @@ class ActionModule(WinHostAction):
         targets = [
             {"session_id": int(s["id"]), "user": s.get("user")}
             for s in sessions
-            if not wanted or any(_office.user_matches(s.get("user"), u) for u in wanted)
+            if not wanted or any(_sessions.user_matches(s.get("user"), u) for u in wanted)
         ]
-        missing = [u for u in wanted if not any(_office.user_matches(s.get("user"), u) for s in sessions)]
+        missing = [u for u in wanted if not any(_sessions.user_matches(s.get("user"), u) for s in sessions)]
         result: dict[str, t.Any] = {"users_without_session": missing}
         if not targets or self._task.check_mode:
             return {

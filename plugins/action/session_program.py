@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import typing as t
 
-from ansible_collections.rollout.windows.plugins.plugin_utils import _office
+from ansible_collections.rollout.windows.plugins.plugin_utils import _cmdline, _sessions
 from ansible_collections.rollout.windows.plugins.plugin_utils._action import WinHostAction
 from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import WinHost
 
@@ -23,30 +23,9 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
 }
 # Where the one-shot tasks live while they exist (Task Scheduler deletes them once expired).
 TASK_PATH = "\\rollout.windows\\"
-# CreateProcess takes a command line of at most 32,767 characters, executable path included.
-MAX_COMMAND_LINE = 32_767
 # A local absolute path (C:\...) or a UNC path (\\server\share\...), of an .exe, without characters
 # Windows refuses in file names.
 _PATH = re.compile(r'^(?:[A-Za-z]:\\|\\\\[^\\/]+\\[^\\/]+\\)[^":*?<>|\x00-\x1f]*\.exe$', re.IGNORECASE)
-
-
-def command_line(arguments: t.Sequence[str]) -> str:
-    """The command line a program's C runtime (CommandLineToArgvW rules) splits back into ``arguments``.
-
-    A scheduled task's action takes one argument string, so the array has to be quoted somewhere;
-    here, on the controller, it is unit-tested. Unlike msiexec's quoting (_msi.command_line),
-    ``NAME=value`` gets no special treatment: a general program does not know msiexec's syntax.
-    """
-    return " ".join(_quote(a) for a in arguments)
-
-
-def _quote(value: str) -> str:
-    if value and not re.search(r'[\s"]', value):
-        return value
-    # Backslashes are literal except before a quote: double those, and those before the closing quote.
-    escaped = re.sub(r'(\\*)"', r'\1\1\\"', value)
-    escaped = re.sub(r"(\\+)\Z", r"\1\1", escaped)
-    return '"' + escaped + '"'
 
 
 def image_name(path: str) -> str:
@@ -65,10 +44,11 @@ def check(args: dict[str, t.Any]) -> tuple[str, list[str]]:
     for value in args["arguments"]:
         if "\x00" in value:
             raise ValueError("arguments must not contain a NUL character (Windows would cut the command line there)")
-    length = len(_quote(path)) + 1 + len(command_line(args["arguments"]))
-    if length > MAX_COMMAND_LINE:
+    # A general program does not know msiexec's NAME="value" syntax: plain CommandLineToArgvW rules.
+    length = len(_cmdline.quote(path)) + 1 + len(_cmdline.command_line(args["arguments"]))
+    if length > _cmdline.MAX_COMMAND_LINE:
         raise ValueError(
-            f"path and arguments make a command line of {length} characters; Windows takes {MAX_COMMAND_LINE}"
+            f"path and arguments make a command line of {length} characters; Windows takes {_cmdline.MAX_COMMAND_LINE}"
         )
     users = [u.strip() for u in args["users"]]
     if any(not u for u in users):
@@ -92,7 +72,7 @@ class ActionModule(WinHostAction):
         already: list[dict[str, t.Any]] = []
         missing: list[str] = []
         for name in wanted:
-            matched = [s for s in sessions if _office.user_matches(s.get("user"), name)]
+            matched = [s for s in sessions if _sessions.user_matches(s.get("user"), name)]
             if not matched:
                 missing.append(name)
             for session in matched:
@@ -103,7 +83,7 @@ class ActionModule(WinHostAction):
         result: dict[str, t.Any] = {
             "already_running": already,
             "users_without_session": missing,
-            "command_line": command_line(args["arguments"]),
+            "command_line": _cmdline.command_line(args["arguments"]),
         }
         if not targets or self._task.check_mode:
             started = [{**s, "started": False, "error": None} for s in targets]

@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import typing as t
 
-from ansible.plugins.action import ActionBase
-
 from ansible_collections.rollout.windows.plugins.plugin_utils import _backend
+from ansible_collections.rollout.windows.plugins.plugin_utils._backend_action import BackendAction, argument_spec
 
 STATES = ["released", "announced", "locked"]
-ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
-    "state": {"type": "str", "choices": STATES, "required": True},
-    "message": {"type": "str"},
-    "override_users": {"type": "list", "elements": "str"},
-    **_backend.BACKEND_ARGUMENT_SPEC,
-}
+ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = argument_spec(
+    {
+        "state": {"type": "str", "choices": STATES, "required": True},
+        "message": {"type": "str"},
+        "override_users": {"type": "list", "elements": "str"},
+    }
+)
 MAX_MESSAGE = 1000
 MAX_OVERRIDE_USERS = 100
 
 
-def _check(args: dict[str, t.Any]) -> None:
+def check_options(args: dict[str, t.Any]) -> None:
+    """Refuse what the backend would refuse, before the first request."""
     message = args["message"]
     if message is not None and len(message) > MAX_MESSAGE:
         raise ValueError(f"message has {len(message)} characters; the backend takes at most {MAX_MESSAGE}")
@@ -58,23 +59,14 @@ def restart_requests(sessions: list[dict[str, t.Any]], window_start: str | None)
     return out
 
 
-class ActionModule(ActionBase):
-    _supports_check_mode = True
+class ActionModule(BackendAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
     _supports_diff = True
 
-    def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
-        result = super().run(tmp, task_vars)
-        args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
-        try:
-            _check(args)
-            client = _backend.client_for(self, args, task_vars)
-            result.setdefault("warnings", []).extend(_backend.warnings_for(client))
-            result.update(self._apply(client, args))
-        except (_backend.BackendError, ValueError) as exc:
-            result.update(failed=True, msg=str(exc))
-        return result
+    def _check(self, args: dict[str, t.Any]) -> None:
+        check_options(args)
 
-    def _apply(self, client: _backend.BackendClient, args: dict[str, t.Any]) -> dict[str, t.Any]:
+    def _run(self, client: _backend.BackendClient, args: dict[str, t.Any]) -> dict[str, t.Any]:
         current = client.lock()
         before = _lock_view(current)
         # Options left out keep what the backend has, so a task that only changes the state keeps the message.

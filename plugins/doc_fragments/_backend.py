@@ -43,6 +43,10 @@ options:
       - When not given, the variable C(rollout_backend_ca_path) is used, else the system's trusted CAs.
     type: path
 attributes:
+  platform:
+    support: full
+    platforms: all
+    description: Runs on the controller against the backend's API; the target host is not contacted.
   connection:
     support: none
     description:

@@ -14,18 +14,9 @@ description:
     waiting), the latest release of each channel and the update lock.
   - Needs no token; a token that is given must be valid.
 options: {}
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Reads only; there is nothing to diff.
-  platform:
-    platforms: all
-    description: Runs on the controller against the backend's API; the target host is not contacted.
 extends_documentation_fragment:
   - rollout.windows._attributes
+  - rollout.windows._attributes.read_only
   - rollout.windows._backend
 author:
   - rollout.windows maintainers (@rollout-windows)

@@ -55,16 +55,12 @@ options:
     type: int
 attributes:
   check_mode:
-    support: full
-    description: Reads the settings and reports what would change, without changing anything.
+    details: Reads the settings and reports what would change, without changing anything.
   diff_mode:
-    support: full
-    description: Shows the settings before and after (intervals in seconds, as the backend stores them).
-  platform:
-    platforms: all
-    description: Runs on the controller against the backend's API; the target host is not contacted.
+    details: Shows the settings before and after (intervals in seconds, as the backend stores them).
 extends_documentation_fragment:
   - rollout.windows._attributes
+  - rollout.windows._attributes.diff_mode_full
   - rollout.windows._backend
 author:
   - rollout.windows maintainers (@rollout-windows)

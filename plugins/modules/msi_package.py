@@ -245,17 +245,17 @@ options:
     default: disable
 attributes:
   check_mode:
-    support: full
-    description:
+    details:
       - Reports what would be installed, upgraded or removed (per user with O(scope=user)); nothing is
         copied or run.
   diff_mode:
-    support: full
-    description:
+    details:
       - Shows the product and version before and after, per scope (per user, and the Active Setup
         component, with O(scope=user)).
 extends_documentation_fragment:
   - rollout.windows._attributes
+  - rollout.windows._attributes.diff_mode_full
+  - rollout.windows._attributes.windows
 author:
   - rollout.windows maintainers (@rollout-windows)
 seealso:

@@ -91,16 +91,16 @@ options:
     type: int
 attributes:
   check_mode:
-    support: full
-    description:
+    details:
       - Polls once and reports which sessions would get the message (RV(would_notify)) and, with
         O(force=true), which processes would be closed if still open at the deadline
         (RV(would_close)). Sends nothing, closes nothing, does not wait.
   diff_mode:
-    support: none
-    description: Nothing on the host is configured.
+    details: Nothing on the host is configured.
 extends_documentation_fragment:
   - rollout.windows._attributes
+  - rollout.windows._attributes.diff_mode_none
+  - rollout.windows._attributes.windows
 notes:
   - Cost in WinRM commands of a wait of K polls - K queries, plus one per round of messages (the
     first message, each reminder, and a first message to a session that opened an application

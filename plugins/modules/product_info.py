@@ -26,15 +26,10 @@ options:
     description:
       - UpgradeCode GUID (the product family across versions).
     type: str
-attributes:
-  check_mode:
-    support: full
-    description: Reads only; runs the same in check mode.
-  diff_mode:
-    support: none
-    description: Reads only; there is nothing to diff.
 extends_documentation_fragment:
   - rollout.windows._attributes
+  - rollout.windows._attributes.read_only
+  - rollout.windows._attributes.windows
 author:
   - rollout.windows maintainers (@rollout-windows)
 seealso:

@@ -49,13 +49,13 @@ options:
     default: Reboot initiated by Ansible
 attributes:
   check_mode:
-    support: full
-    description: Reads the boot time and reports a change, but does not restart.
+    details: Reads the boot time and reports a change, but does not restart.
   diff_mode:
-    support: none
-    description: A restart has no before and after to show.
+    details: A restart has no before and after to show.
 extends_documentation_fragment:
   - rollout.windows._attributes
+  - rollout.windows._attributes.diff_mode_none
+  - rollout.windows._attributes.windows
 notes:
   - Progress while polling is shown with C(-vvv).
 author:

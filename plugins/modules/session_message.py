@@ -38,13 +38,13 @@ options:
     default: []
 attributes:
   check_mode:
-    support: full
-    description: Lists the sessions that would get the message, each with C(sent=false); sends nothing.
+    details: Lists the sessions that would get the message, each with C(sent=false); sends nothing.
   diff_mode:
-    support: none
-    description: A message is not configuration.
+    details: A message is not configuration.
 extends_documentation_fragment:
   - rollout.windows._attributes
+  - rollout.windows._attributes.diff_mode_none
+  - rollout.windows._attributes.windows
 notes:
   - A message is never idempotent - every run that reaches a session reports a change.
   - A session is a logged-on user running C(explorer.exe).

@@ -43,13 +43,13 @@ options:
     required: true
 attributes:
   check_mode:
-    support: full
-    description: Looks at the sessions and reports in RV(started) whom the program would be started for; starts nothing.
+    details: Looks at the sessions and reports in RV(started) whom the program would be started for; starts nothing.
   diff_mode:
-    support: none
-    description: Starting a program is not configuration.
+    details: Starting a program is not configuration.
 extends_documentation_fragment:
   - rollout.windows._attributes
+  - rollout.windows._attributes.diff_mode_none
+  - rollout.windows._attributes.windows
 notes:
   - A session is a logged-on user running C(explorer.exe). The program runs with the user's
     limited token, never elevated.

@@ -38,16 +38,12 @@ options:
     elements: str
 attributes:
   check_mode:
-    support: full
-    description: Reads the lock and the sessions and reports what would change, without changing the lock.
+    details: Reads the lock and the sessions and reports what would change, without changing the lock.
   diff_mode:
-    support: full
-    description: Shows state, message and override users before and after.
-  platform:
-    platforms: all
-    description: Runs on the controller against the backend's API; the target host is not contacted.
+    details: Shows state, message and override users before and after.
 extends_documentation_fragment:
   - rollout.windows._attributes
+  - rollout.windows._attributes.diff_mode_full
   - rollout.windows._backend
 notes:
   - Needs the admin token (O(backend_token)) also in check mode, for the list of sessions.

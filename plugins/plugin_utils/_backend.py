@@ -27,24 +27,12 @@ from dataclasses import dataclass
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import SSLValidationError, open_url
 
-if t.TYPE_CHECKING:
-    from ansible.plugins.action import ActionBase
-
 API_PREFIX = "/api/v1"
 DEFAULT_TIMEOUT = 30
 # The largest honest answer (settings, a page of clients) is a few KB; a hostile or broken backend
 # cannot make the controller hold more than this.
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 
-# Merged into the ARGUMENT_SPEC of every backend module; plugins/doc_fragments/_backend.py documents it.
-BACKEND_ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
-    "backend_url": {"type": "str"},
-    "backend_token": {"type": "str", "no_log": True},
-    "validate_certs": {"type": "bool", "default": True},
-    "ca_path": {"type": "path"},
-    # No default here, so the variable rollout_backend_allow_insecure_http can fill it in; unset means false.
-    "allow_insecure_http": {"type": "bool"},
-}
 # Inventory variables used when the option is not given (the lab inventory sets them).
 FALLBACK_VARIABLES = {
     "backend_url": "rollout_backend_url",
@@ -244,13 +232,15 @@ class BackendClient:
         return self._call("GET", "/sync-slots")
 
     def releases(self) -> list[dict[str, t.Any]]:
-        return self._call("GET", "/releases")["releases"]
+        releases: list[dict[str, t.Any]] = self._call("GET", "/releases")["releases"]
+        return releases
 
     def lock(self) -> dict[str, t.Any]:
         return self._call("GET", "/update-lock")
 
     def sessions(self, state: str = "open") -> list[dict[str, t.Any]]:
-        return self._call("GET", f"/sessions?state={state}", auth=True)["sessions"]
+        sessions: list[dict[str, t.Any]] = self._call("GET", f"/sessions?state={state}", auth=True)["sessions"]
+        return sessions
 
     # -- writes (admin token)
     def update_settings(self, changes: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -261,7 +251,7 @@ class BackendClient:
         return self._call("PUT", "/update-lock", body, auth=True)
 
     # -- transport
-    def _call(self, method: str, path: str, body: t.Any = None, auth: bool = False) -> t.Any:
+    def _call(self, method: str, path: str, body: t.Any = None, auth: bool = False) -> dict[str, t.Any]:
         conn = self.conn
         url = conn.url + API_PREFIX + path
         headers = {"Accept": "application/json"}
@@ -302,11 +292,15 @@ class BackendClient:
         if not raw:
             return {}
         try:
-            return json.loads(raw)
+            answer = json.loads(raw)
         except ValueError:
+            answer = None
+        # Every answer of the API is a JSON object; anything else would fail later, without naming the backend.
+        if not isinstance(answer, dict):
             raise BackendError(
-                f"backend {redact_url(conn.url)} answered {method} {path} with something that is not JSON"
-            ) from None
+                f"backend {redact_url(conn.url)} answered {method} {path} with something that is not a JSON object"
+            )
+        return answer
 
     def _http_error(self, method: str, path: str, exc: urllib.error.HTTPError) -> BackendError:
         status = exc.code
@@ -361,12 +355,3 @@ class BackendClient:
 
 def has_throttle(info: dict[str, t.Any]) -> bool:
     return "sync_throttle" in (info.get("features") or [])
-
-
-def client_for(action: ActionBase, args: dict[str, t.Any], task_vars: dict[str, t.Any] | None) -> BackendClient:
-    """The client an action plugin uses: options first, then the ``rollout_backend_*`` variables (templated)."""
-    variables: dict[str, t.Any] = {}
-    for var in FALLBACK_VARIABLES.values():
-        if task_vars and task_vars.get(var) is not None:
-            variables[var] = action._templar.template(task_vars[var])
-    return BackendClient(connection_from(args, variables))

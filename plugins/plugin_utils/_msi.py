@@ -6,6 +6,13 @@ which payload files a package needs, and what a package URL and its checksum mus
 Everything here is pure Python so it is unit-tested without a host. Reading an
 ``.msi`` needs ``pymsi`` (pure Python, on olefile); it is imported only when a
 package is read, so the rest works without it.
+
+The lab's MSI reader (``lab/host/msipackage.py``, what its msiexec installs from) is deliberately
+a separate implementation of the same Windows Installer rules, written from what Windows does and
+not from this module: it is the independent check on this collection's reading of a package. Were
+it to reuse this code, a wrong rule here would be mirrored there and every test would still pass.
+``tests/unit/plugins/plugin_utils/test_msi.py::test_the_lab_reads_every_package_as_the_controller_does``
+holds the two readers together on every test package (product facts, context properties, payload).
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ try:
     import olefile
     import pymsi
 except ImportError:  # pragma: no cover - only where the controller requirements are not installed
-    olefile = pymsi = None
+    olefile = pymsi = None  # type: ignore[assignment]  # checked by _check_bounds before any use
+
+from ansible_collections.rollout.windows.plugins.plugin_utils import _cmdline
 
 # Windows Installer compares major.minor.build only; a fourth field is ignored, so
 # 9.3.1.7 and 9.3.1.9 are the same version to it, and must be to us.
@@ -199,23 +208,20 @@ def msiexec_arguments(
 
 def command_line(arguments: t.Sequence[str]) -> str:
     """The one command line msiexec parses back into ``arguments``: what the primitives run, and
-    what Active Setup stores. Quoting lives only here, on the controller, where it is unit-tested.
+    what Active Setup stores.
 
-    ``NAME=value`` uses msiexec's own syntax (``NAME="value"``, a literal ``"`` doubled); everything
-    else the CommandLineToArgvW rules.
+    ``NAME=value`` uses msiexec's own syntax (``NAME="value"``, a literal ``"`` doubled), which its
+    parser needs for a value with spaces; every other argument is quoted by the CommandLineToArgvW
+    rules (:func:`_cmdline.quote`, the collection's only quoting of that kind).
     """
-    return " ".join(_quote_argument(a) for a in arguments)
+    return " ".join(_msiexec_argument(a) for a in arguments)
 
 
-def _quote_argument(value: str) -> str:
+def _msiexec_argument(value: str) -> str:
     prop = re.match(r"(?s)^([A-Za-z_][A-Za-z0-9_.]*)=(.*)$", value)
     if prop:
         return prop.group(1) + '="' + prop.group(2).replace('"', '""') + '"'
-    if value and not re.search(r'[\s"]', value):
-        return value
-    escaped = re.sub(r'(\\*)"', r'\1\1\\"', value)
-    escaped = re.sub(r"(\\+)\Z", r"\1\1", escaped)  # \Z: "$" would also match before a final newline
-    return '"' + escaped + '"'
+    return _cmdline.quote(value)
 
 
 def install_context(properties: t.Mapping[str, str]) -> str:

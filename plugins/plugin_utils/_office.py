@@ -31,32 +31,8 @@ DEFAULT_MESSAGE = (
     "An update for your Office add-ins is ready to install. Please save your work and close "
     "Word, Excel, PowerPoint, Outlook and the other Office applications. Thank you!"
 )
-# msg.exe refuses a longer text; WTSSendMessage would take more, but 255 keeps a message valid for
-# both, so an admin can repeat it by hand with msg.exe. Counted in UTF-16 code units as Windows does.
-MAX_TEXT = 255
-# One line of a message box title bar.
-MAX_TITLE = 64
 # A process name as Get-Process reports it: no path, no wildcard (Get-Process would expand one).
 _PROCESS_NAME = re.compile(r"^[^\\/:*?\"<>|\x00-\x1f]+$")
-
-
-def utf16_length(text: str) -> int:
-    """Length as Windows counts it: a character outside the Basic Multilingual Plane (an emoji) is two."""
-    return len(text.encode("utf-16-le")) // 2
-
-
-def check_message(text: str, title: str, text_option: str = "message", title_option: str = "title") -> None:
-    """Refuse what Windows would cut or refuse, before anything touches the host."""
-    if not text:
-        raise ValueError(f"{text_option} must not be empty")
-    for option, value, limit in ((text_option, text, MAX_TEXT), (title_option, title, MAX_TITLE)):
-        if "\x00" in value:
-            raise ValueError(f"{option} must not contain a NUL character (Windows would cut the message there)")
-        length = utf16_length(value)
-        if length > limit:
-            raise ValueError(
-                f"{option} must have at most {limit} characters (UTF-16 code units; an emoji counts as 2), got {length}"
-            )
 
 
 def process_names(names: t.Iterable[str]) -> list[str]:
@@ -72,15 +48,6 @@ def process_names(names: t.Iterable[str]) -> list[str]:
     if not result:
         raise ValueError("processes must name at least one process")
     return result
-
-
-def user_matches(account: str | None, wanted: str) -> bool:
-    """``alice`` matches ``PC01\\alice`` and ``DOMAIN\\alice``; ``DOMAIN\\alice`` matches only itself."""
-    if not account:
-        return False
-    if "\\" in wanted:
-        return account.lower() == wanted.lower()
-    return account.rsplit("\\", 1)[-1].lower() == wanted.lower()
 
 
 def sessions_of(processes: t.Iterable[dict[str, t.Any]]) -> list[dict[str, t.Any]]:

@@ -44,6 +44,8 @@ STDIN_SEPARATOR = "\n\0\0\0\0\n"
 # A host's answer is untrusted: more than this is refused before parsing. The largest honest
 # answer, Get-MsiProperty's table rows for a package of some thousand files, is under 2 MiB.
 MAX_RESULT_CHARS = 16 * 1024 * 1024
+# ansible-core's winrm put_file sends a file in chunks of this many bytes, each base64 plus CRLF on stdin.
+PUT_FILE_CHUNK = 250_000
 PRIMITIVE_DIR = Path(__file__).resolve().parent / "primitives"
 _PRELUDE_NAME = "_Prelude"
 _BOOTSTRAP_NAME = "_Bootstrap"
@@ -180,6 +182,17 @@ class CallStats:
 
     def as_dict(self) -> dict[str, t.Any]:
         return {"commands": self.commands, "bytes_sent": self.bytes_sent, "by_primitive": dict(self.by_primitive)}
+
+    def count_put_file(self, size: int) -> None:
+        """A file of ``size`` bytes sent with the connection's own put_file: one command whose stdin is
+        the file in base64 chunks, counted as :meth:`WinHost.run` counts the stdin of a primitive."""
+        full, rest = divmod(size, PUT_FILE_CHUNK)
+        self.commands += 1
+        self.bytes_sent += full * _base64_line(PUT_FILE_CHUNK) + (_base64_line(rest) if rest else 0)
+
+
+def _base64_line(size: int) -> int:
+    return 4 * ((size + 2) // 3) + len("\r\n")
 
 
 class WinHost:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -87,28 +88,55 @@ class Ansible:
         return PlaybookRun(proc.returncode, proc.stdout + proc.stderr, results)
 
 
-@pytest.fixture(scope="module")
-def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetThread]:
-    """A fresh fleet per test module, so modules never see each other's installs."""
-    running = start_test_fleet(tmp_path_factory.mktemp("fleet"), time_scale=TIME_SCALE)
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("rollout.windows integration")
+    group.addoption(
+        "--reverse-order", action="store_true", help="run the collected tests last to first (proves independence)"
+    )
+    group.addoption(
+        "--shuffle-order",
+        type=int,
+        default=None,
+        metavar="SEED",
+        help="run the collected tests in an order shuffled with SEED (proves independence)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each test arranges its own lab state; running them in another order is how that is checked."""
+    if config.getoption("--reverse-order"):
+        items.reverse()
+    seed = config.getoption("--shuffle-order")
+    if seed is not None:
+        random.Random(seed).shuffle(items)
+
+
+# Every fleet fixture is per test: a fleet starts in well under a second, and a test that gets its
+# hosts fresh cannot depend on what an earlier test installed, logged on or broke.
+@pytest.fixture
+def fleet(tmp_path: Path) -> Iterator[FleetThread]:
+    """A fresh fleet for each test, so no test sees another's installs, sessions or faults."""
+    (tmp_path / "fleet").mkdir()
+    running = start_test_fleet(tmp_path / "fleet", time_scale=TIME_SCALE)
     try:
         yield running
     finally:
         running.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def control(fleet: FleetThread) -> ControlClient:
     return ControlClient(fleet.control_url)
 
 
-@pytest.fixture(scope="module")
-def ansible(fleet: FleetThread, tmp_path_factory: pytest.TempPathFactory) -> Ansible:
+@pytest.fixture
+def ansible(fleet: FleetThread, tmp_path: Path) -> Ansible:
     assert fleet.config.inventory is not None
-    return Ansible(fleet.config.inventory, tmp_path_factory.mktemp("plays"))
+    (tmp_path / "plays").mkdir()
+    return Ansible(fleet.config.inventory, tmp_path / "plays")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def clients(fleet: FleetThread) -> list[str]:
     assert fleet.config.inventory is not None
     inventory = yaml.safe_load(fleet.config.inventory.read_text())

@@ -34,9 +34,9 @@ DEFAULTS = {
 
 
 def _fleet_and_ansible(version: str, fleet_name: str) -> tuple[t.Any, t.Any]:
-    """A module-scoped lab fleet (one client) with a backend of ``version``, and the ansible runner for it."""
+    """A fresh lab fleet per test (one client) with a backend of ``version``, and the ansible runner for it."""
 
-    @pytest.fixture(scope="module")
+    @pytest.fixture
     def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetThread]:
         running = start_test_fleet(
             tmp_path_factory.mktemp("backend"), clients=1, servers=0, backend=True, backend_version=version
@@ -46,7 +46,7 @@ def _fleet_and_ansible(version: str, fleet_name: str) -> tuple[t.Any, t.Any]:
         finally:
             running.stop()
 
-    @pytest.fixture(scope="module")
+    @pytest.fixture
     def ansible(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Ansible:
         running: FleetThread = request.getfixturevalue(fleet_name)
         assert running.config.inventory is not None
@@ -407,6 +407,6 @@ def test_backend_modules_never_connect_to_the_target_host(play93: Ansible, fleet
         hosts=HOST,
     )
     assert run.rc == 0, run.stdout
-    # The tests above ran every module against this host too: WinRM never saw a request.
+    # Every backend module ran with this host as its target: WinRM never saw a request.
     assert control.counters(HOST).get("requests", 0) == 0
     assert control.counters(HOST).get("commands", 0) == 0

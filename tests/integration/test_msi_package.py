@@ -45,8 +45,16 @@ def test_fresh_install_then_rerun_is_ok_in_one_command(ansible, control, clients
     assert rerun["winrm"]["commands"] == 1
 
 
+def install(ansible, control, host: str, packages: Path, version: str) -> None:
+    """The precondition a test needs: ``version`` installed per machine, by the module itself."""
+    run = ansible.playbook(INSTALL, hosts=host, extra_vars={"src": str(packages / f"machine-{version}")})
+    assert run.rc == 0, run.stdout
+    assert [p["version"] for p in machine_products(control, host)] == [version]
+
+
 def test_upgrade_by_upgrade_code_then_downgrade_refused(ansible, control, clients, packages: Path) -> None:
     host = clients[0]
+    install(ansible, control, host, packages, "9.3.0")
     run = ansible.playbook(INSTALL, hosts=host, extra_vars={"src": str(packages / "machine-9.3.1")})
     result = run.result(host, "install")
     assert result["action"] == "upgrade", run.stdout
@@ -62,6 +70,7 @@ def test_upgrade_by_upgrade_code_then_downgrade_refused(ansible, control, client
 
 def test_allow_downgrade_then_remove(ansible, control, clients, packages: Path) -> None:
     host = clients[0]
+    install(ansible, control, host, packages, "9.3.1")
     run = ansible.playbook(
         """
         - name: downgrade

@@ -48,7 +48,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, packages: Path) -> dict[str, 
     return {"root": str(root), ZIP: checksum(root / ZIP)}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fleet(tmp_path_factory: pytest.TempPathFactory, site: dict[str, str]) -> Iterator[FleetThread]:
     running = start_test_fleet(
         tmp_path_factory.mktemp("fleet"), time_scale=TIME_SCALE, servers=0, downloads_dir=Path(site["root"])
@@ -178,9 +178,9 @@ def test_role_threads_the_proxy_through(lab: Lab, proxy: ConnectProxy) -> None:
     msi_install_url: "{{ lab_download_url }}{{ file }}"
     msi_install_checksum: "{{ checksum }}"
     msi_install_proxy: "{{ proxy }}"
-    msi_install_office_gate_interval: 1
-    msi_install_office_gate_force: true
-    msi_install_office_gate_deadline: 5
+    office_gate_interval: 1
+    office_gate_force: true
+    office_gate_deadline: 5
 """
     run = ansible.playbook(role, hosts=host, extra_vars={"file": ZIP, "checksum": site[ZIP], "proxy": proxy.url})
     assert run.rc == 0, run.stdout

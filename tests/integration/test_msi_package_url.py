@@ -62,7 +62,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, packages: Path) -> dict[str, 
     return {"root": str(root), **sums}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fleet(tmp_path_factory: pytest.TempPathFactory, site: dict[str, str]) -> Iterator[FleetThread]:
     """This module's fleet: four clients and the lab's HTTPS package server for ``site``."""
     running = start_test_fleet(
@@ -136,9 +136,9 @@ def test_install_from_zip_then_rerun_without_downloading(ansible, control, clien
     assert machine_versions(control, host) == ["9.3.1"]
 
 
-def test_facts_given_decide_before_downloading(ansible, control, clients, fleet, site) -> None:
+def test_facts_given_decide_before_downloading(ansible, control, clients, fleet, site, *, packages: Path) -> None:
     host = clients[1]
-    code = _product_code(control, clients[0])  # 9.3.1's, installed by the test above
+    code = _product_code(packages, "machine-9.3.1")
     extra = url_vars(fleet, site, "suite-9.3.1.zip", product_code=code, version="9.3.1")
     run = ansible.playbook(INSTALL, hosts=host, extra_vars=extra)
     result = run.result(host, "install")
@@ -222,7 +222,7 @@ def test_bare_msi_that_needs_its_payload_folder_fails_naming_the_files(ansible, 
     assert machine_versions(control, host) == []
 
 
-def test_check_mode_changes_nothing(ansible, control, clients, fleet, site) -> None:
+def test_check_mode_changes_nothing(ansible, control, clients, fleet, site, *, packages: Path) -> None:
     host = clients[2]
     downloads = control.counters(host).get("downloads", 0)
     run = ansible.playbook(
@@ -232,7 +232,7 @@ def test_check_mode_changes_nothing(ansible, control, clients, fleet, site) -> N
     assert result["_status"] == "changed", run.stdout
     assert result["downloaded"] is False
     assert "not in the host's package cache yet" in run.stdout  # the warning
-    code = _product_code(control, clients[0])
+    code = _product_code(packages, "machine-9.3.1")
     exact = ansible.playbook(
         INSTALL,
         hosts=host,
@@ -246,8 +246,11 @@ def test_check_mode_changes_nothing(ansible, control, clients, fleet, site) -> N
     assert machine_versions(control, host) == []
 
 
-def _product_code(control: ControlClient, host: str) -> str:
-    return next(p["product_code"] for p in control.host(host)["products"] if p["scope"] == "machine")
+def _product_code(packages: Path, name: str) -> str:
+    """The package's own ProductCode, read on the controller: no test needs another to have installed it."""
+    from ansible_collections.rollout.windows.plugins.plugin_utils import _msi
+
+    return _msi.read_msi((packages / name / MSI_NAME).read_bytes()).product_code
 
 
 def test_role_installs_from_url_and_verifies(ansible, control, clients, fleet, site) -> None:
@@ -259,9 +262,9 @@ def test_role_installs_from_url_and_verifies(ansible, control, clients, fleet, s
   vars:
     msi_install_url: "{{ lab_download_url }}suite-9.3.1.zip"
     msi_install_checksum: "{{ checksum }}"
-    msi_install_office_gate_interval: 1
-    msi_install_office_gate_force: true
-    msi_install_office_gate_deadline: 5
+    office_gate_interval: 1
+    office_gate_force: true
+    office_gate_deadline: 5
 """
     run = ansible.playbook(role, hosts=host, extra_vars={"checksum": site["suite-9.3.1.zip"]})
     assert run.rc == 0, run.stdout

@@ -20,7 +20,7 @@ INSTALL = """
 ACTIVE_SETUP = "HKLM\\SOFTWARE\\Microsoft\\Active Setup\\Installed Components"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def host(control: ControlClient, clients: list[str]) -> str:
     """A client with exactly two users logged on (alice, bob) and one who has an account but is not (carol)."""
     name = clients[0]
@@ -45,6 +45,13 @@ def by_user(result: dict[str, t.Any]) -> dict[str, dict[str, t.Any]]:
 
 def counter(control: ControlClient, host: str, primitive: str) -> int:
     return control.counters(host).get(f"primitive:{primitive}", 0)
+
+
+def install_for_both(ansible: t.Any, control: ControlClient, host: str, packages: Path, version: str) -> None:
+    """The precondition a test needs: ``version`` installed for alice and bob, by the module itself."""
+    run = ansible.playbook(INSTALL, hosts=host, extra_vars={"src": str(packages / f"user-{version}")})
+    assert run.rc == 0, run.stdout
+    assert user_products(control, host) == {"alice": version, "bob": version}
 
 
 def test_check_mode_changes_nothing(ansible, control, host, packages: Path) -> None:
@@ -84,6 +91,7 @@ def test_install_for_both_logged_on_users_then_rerun_is_ok(ansible, control, hos
 
 
 def test_upgrade_for_both(ansible, control, host, packages: Path) -> None:
+    install_for_both(ansible, control, host, packages, "9.3.0")
     run = ansible.playbook(INSTALL, hosts=host, extra_vars={"src": str(packages / "user-9.3.1")})
     result = run.result(host, "install")
     assert result["_status"] == "changed", run.stdout
@@ -96,6 +104,7 @@ def test_upgrade_for_both(ansible, control, host, packages: Path) -> None:
 def test_named_user_not_logged_on_is_pending_and_active_setup_registered(
     ansible, control, host, packages: Path
 ) -> None:
+    install_for_both(ansible, control, host, packages, "9.3.1")
     extra = {"src": str(packages / "user-9.3.1"), "users": ["alice", "carol"], "active_setup": True}
     run = ansible.playbook(INSTALL, hosts=host, diff=True, extra_vars=extra)
     result = run.result(host, "install")

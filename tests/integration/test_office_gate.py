@@ -274,8 +274,8 @@ def test_msi_install_runs_msiexec_only_after_office_is_closed(ansible, control, 
             name: rollout.windows.msi_install
           vars:
             msi_install_src: "{{ src }}"
-            msi_install_office_gate_interval: 1
-            msi_install_office_gate_attempts: 20
+            office_gate_interval: 1
+            office_gate_attempts: 20
         """,
         hosts=host,
         extra_vars={"src": str(packages / "machine-9.3.0")},

@@ -79,9 +79,9 @@ ROLE = """
     name: rollout.windows.msi_install
   vars:
     # Seeded users may have Office open: poll each real second and close what is left after 5 s.
-    msi_install_office_gate_interval: 1
-    msi_install_office_gate_force: true
-    msi_install_office_gate_deadline: 5
+    office_gate_interval: 1
+    office_gate_force: true
+    office_gate_deadline: 5
 """
 
 

@@ -29,7 +29,7 @@ ROLE = """
   vars:
     msi_install_src: "{{ src }}"
     msi_install_office_gate: false
-    msi_install_office_gate_force: "{{ force_by_host[inventory_hostname] }}"
+    office_gate_force: "{{ force_by_host[inventory_hostname] }}"
     msi_install_restart_manager: "{{ rm }}"
 """
 
@@ -139,7 +139,7 @@ def test_role_refuses_enable_per_host_without_force(ansible, control, clients, p
     refuse = "rollout.windows.msi_install : Refuse to let msiexec close applications without the force confirmation"
     refused = run.result(unconfirmed, refuse)
     assert refused["_status"] == "failed", run.stdout
-    assert "msi_install_office_gate_force" in refused["msg"]
+    assert "office_gate_force" in refused["msg"]
     assert len(control.host(unconfirmed)["msiexec_history"]) == runs_before
     assert office(control, unconfirmed) == {("felix", "WINWORD.EXE")}
     # Where the admin confirmed it, msiexec closed Word as chosen.

@@ -1,8 +1,8 @@
 """playbooks/rollout.yml end to end: real ansible-playbook over real WinRM against a lab fleet, the lab's own
 pilot and wave groups, faults injected through the lab control API, outcomes read back from the lab.
 
-The tests of this module run in file order on one fleet: each starts from what the previous left (a stopped
-rollout, then its resumption), which is the story an admin lives through.
+Each test gets a fresh fleet and arranges the state its step of an admin's story starts from (a stopped
+rollout, then its resumption) itself, so the tests pass alone and in any order.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from lab.control import ControlClient
 from lab.fleet import FleetThread
 from lab.testing import start_test_fleet
 
-from .conftest import BIN, ROOT, TIME_SCALE
+from .conftest import BIN, ROOT, TIME_SCALE, Ansible
 
 PLAYBOOK = ROOT / "playbooks" / "rollout.yml"
 # lab.fleet.assign_waves: 31 clients make a pilot of 2 and waves of 10, 10 and 9, so one failure in
@@ -31,10 +31,10 @@ PLAYBOOK = ROOT / "playbooks" / "rollout.yml"
 CLIENTS = 31
 # The lab's users have Office open and some ignore the message: poll every second, close after five.
 FAST_GATE = {
-    "msi_install_office_gate_interval": 1,
-    "msi_install_office_gate_attempts": 30,
-    "msi_install_office_gate_force": True,
-    "msi_install_office_gate_deadline": 5,
+    "office_gate_interval": 1,
+    "office_gate_attempts": 30,
+    "office_gate_force": True,
+    "office_gate_deadline": 5,
 }
 _RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.MULTILINE)
 
@@ -56,7 +56,7 @@ class Rollout:
         return {f["host"]: f["msg"] for f in self.report.get("failed_hosts", [])}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fleet(tmp_path_factory: pytest.TempPathFactory, packages: Path) -> Iterator[FleetThread]:
     """Overrides conftest's fleet: more clients, and the lab backend whose URL and token go into the inventory."""
     running = start_test_fleet(
@@ -71,7 +71,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, packages: Path) -> Iterator[
     running.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def waves(fleet: FleetThread) -> dict[str, list[str]]:
     assert fleet.config.inventory is not None
     inventory = yaml.safe_load(fleet.config.inventory.read_text())
@@ -81,9 +81,26 @@ def waves(fleet: FleetThread) -> dict[str, list[str]]:
     return found
 
 
-@pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("rollout-runs")
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    return tmp_path
+
+
+def install_913(fleet: FleetThread, workdir: Path, packages: Path, hosts: list[str]) -> None:
+    """What an earlier rollout left on ``hosts``: 9.3.1 installed, put there by msi_package directly."""
+    assert fleet.config.inventory is not None
+    (workdir / "arrange").mkdir(exist_ok=True)
+    ansible = Ansible(fleet.config.inventory, workdir / "arrange")
+    run = ansible.playbook(
+        """
+        - name: install
+          rollout.windows.msi_package:
+            src: "{{ src }}"
+        """,
+        hosts=":".join(hosts),
+        extra_vars={"src": str(packages / "machine-9.3.1")},
+    )
+    assert run.rc == 0, run.stdout
 
 
 def rollout(
@@ -162,8 +179,10 @@ def test_a_failed_wave_stops_the_rollout_and_later_waves_are_untouched(
 def test_the_success_criterion_stops_a_wave_with_10_percent_failures(
     fleet: FleetThread, control: ControlClient, waves: dict[str, list[str]], workdir: Path, packages: Path
 ) -> None:
-    bad, fixed = waves["wave_1"][0], waves["wave_1"][1]
-    control.control(fixed, {"behaviour": {"msiexec_results": []}})
+    bad = waves["wave_1"][0]
+    # Where a first, stopped rollout left the fleet: the pilot done, wave_1 not begun, one host still failing.
+    install_913(fleet, workdir, packages, waves["pilot"])
+    control.control(bad, {"behaviour": {"msiexec_results": [1603] * 5}})
     control.reset_counters()
     # 1 failure in 10 does not exceed a max_fail_percentage of 20: only the success criterion (95 %) stops it.
     run = rollout(fleet, workdir, packages, "criterion", {"rollout_max_fail_percentage": 20})
@@ -184,7 +203,8 @@ def test_a_rerun_after_the_fix_resumes_the_rollout(
     fleet: FleetThread, control: ControlClient, waves: dict[str, list[str]], workdir: Path, packages: Path
 ) -> None:
     bad = waves["wave_1"][0]
-    control.control(bad, {"behaviour": {"msiexec_results": []}})
+    # Where the stopped rollouts left the fleet: the pilot and wave_1 done but for one host, now fixed.
+    install_913(fleet, workdir, packages, waves["pilot"] + [host for host in waves["wave_1"] if host != bad])
     control.reset_counters()
     run = rollout(fleet, workdir, packages, "resume")
     assert run.rc == 0, run.output
@@ -204,6 +224,8 @@ def test_a_rerun_after_the_fix_resumes_the_rollout(
 def test_no_approval_in_a_run_without_a_terminal_stops_with_a_clear_message(
     fleet: FleetThread, control: ControlClient, waves: dict[str, list[str]], workdir: Path, packages: Path
 ) -> None:
+    # A fleet already on 9.3.1 (what a finished rollout leaves): an approved wave costs one command a host.
+    install_913(fleet, workdir, packages, [host for hosts in waves.values() for host in hosts])
     control.reset_counters()
     run = rollout(fleet, workdir, packages, "no-approval", {"rollout_approval": True}, timeout=120)
     assert run.rc == 2, run.output

@@ -24,14 +24,14 @@ from .conftest import TIME_SCALE
 CLIENTS = 8
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetThread]:
     running = start_test_fleet(tmp_path_factory.mktemp("per-host"), clients=CLIENTS, servers=0, time_scale=TIME_SCALE)
     yield running
     running.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def control(fleet: FleetThread) -> ControlClient:
     return ControlClient(fleet.control_url)
 

@@ -37,7 +37,7 @@ class Rollout:
         return [batch["hosts"] for batch in self.report["plays"][0]["batches"]]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetThread]:
     """Overrides conftest's fleet (and so its control) with 8 clients: a pilot of 1 and waves of 3, 2 and 2,
     so that a cap of 2 cuts wave_1 in two."""
@@ -46,7 +46,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetThread]:
     running.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def groups(fleet: FleetThread) -> dict[str, list[str]]:
     assert fleet.config.inventory is not None
     lab_clients = yaml.safe_load(fleet.config.inventory.read_text())["all"]["children"]["rollout_clients"]["children"][

@@ -67,7 +67,7 @@ FAILING_UPDATE = """
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetThread]:
     """Two clients with the backend: the shared fixture of conftest.py starts no backend."""
     running = start_test_fleet(
@@ -201,7 +201,7 @@ def run_window(ansible: Ansible, tmp_path: Path, tasks: str, **extra: t.Any) -> 
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def control(fleet: FleetThread) -> ControlClient:
     return ControlClient(fleet.control_url)
 

@@ -5,14 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import typing as t
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from lab.host import HostDropped
 from lab.host.blobs import BlobStore
 from lab.host.filesystem import FileSystem
+from lab.winrm.hostapi import WinRMHost
+
+
+@dataclass
+class FakeConsole:
+    language_mode: str = "FullLanguage"
+    oem_codepage: int = 437
 
 
 class FakeHost:
+    """Implements :class:`lab.winrm.hostapi.WinRMHost` and the few control-API calls the WinRM tests make."""
+
     def __init__(self, name: str, kind: str, *, seed: int, clock: t.Any, blobs: BlobStore, **kwargs: t.Any) -> None:
         self.name = name
         self.kind = kind
@@ -21,6 +31,7 @@ class FakeHost:
         self.files = FileSystem(blobs, lambda: datetime.now(UTC))
         self.files.mkdir("C:\\Users\\labadmin\\AppData\\Local\\Temp")
         self.counters: dict[str, int] = {}
+        self.behaviour = FakeConsole()
         self.boot_id = 1
         self.up = True
         self.latency = 0.0
@@ -69,4 +80,11 @@ class FakeHost:
 
 
 def make_host(name: str, kind: str, **kwargs: t.Any) -> FakeHost:
-    return FakeHost(name, kind, **kwargs)
+    host = FakeHost(name, kind, **kwargs)
+    # The protocol's members are checked statically by mypy (below) and here at run time.
+    assert isinstance(host, WinRMHost)
+    return host
+
+
+if t.TYPE_CHECKING:
+    _STAND_IN: type[WinRMHost] = FakeHost

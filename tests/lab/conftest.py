@@ -29,6 +29,7 @@ def lab_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetThread]
 
 # ---- host model fixtures (lab/host, lab/msi) -------------------------------------------------------
 
+import lab.primitives  # noqa: E402, F401  (the host model runs the lab's primitives once they are imported)
 from lab.msi import build_packages  # noqa: E402
 
 MSI_BUILD_DIR = Path(__file__).resolve().parents[2] / ".tmp" / "lab-msi"

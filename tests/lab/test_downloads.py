@@ -18,13 +18,13 @@ import pytest
 import yaml
 
 from ansible_collections.rollout.windows.plugins.plugin_utils import _msi
+from lab import collection
 from lab.downloads import DownloadServer, server_context
-from lab.primitives import load_winhost
-from lab.primitives.download import ROOT_STORE, trust_root, trusted_roots, untrust_root
+from lab.host.certstore import ROOT_STORE, trust_root, trusted_roots, untrust_root
 from lab.testing import start_test_fleet
 from lab.tls import LabCA
 
-winhost = load_winhost()
+winhost = collection.winhost()
 CACHE = "C:\\ProgramData\\rollout.windows\\cache\\url-test"
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from ansible_collections.rollout.windows.plugins.plugin_utils._msi import command_line
+from lab import collection
 from lab.host import filesystem as fs
-from lab.primitives import load_winhost
 
-winhost = load_winhost()
+winhost = collection.winhost()
 CACHE = "C:\\ProgramData\\rollout.windows\\cache"
 LOGS = "C:\\ProgramData\\rollout.windows\\logs"
 DENIED = r"Access to the path '.*' is denied\."

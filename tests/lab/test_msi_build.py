@@ -7,14 +7,22 @@ import subprocess
 from pathlib import Path
 
 from lab.host.msipackage import parse_msi
-from lab.msi import PAYLOAD_FILES, VARIANTS, VERSIONS, build_packages
+from lab.msi import PAYLOAD_FILES, UPDATER_EXE, VARIANTS, VERSIONS, build_packages, payload_files
 
 
-def test_six_packages_with_payload(msi_packages: dict[str, dict[str, str]]) -> None:
+def test_every_package_with_payload(msi_packages: dict[str, dict[str, str]]) -> None:
     assert sorted(msi_packages) == sorted(f"{v}-{ver}" for v in VARIANTS for ver in VERSIONS)
     for info in msi_packages.values():
         assert Path(info["msi"]).is_file()
-        assert sorted(p.name for p in Path(info["payload"]).iterdir()) == sorted(PAYLOAD_FILES)
+        expected = payload_files(info["variant"], info["version"])
+        assert sorted(p.name for p in Path(info["payload"]).iterdir()) == sorted(expected)
+        assert set(PAYLOAD_FILES) <= set(expected)
+
+
+def test_updater_only_in_per_user_packages_from_8_4(msi_packages: dict[str, dict[str, str]]) -> None:
+    with_updater = sorted(k for k, info in msi_packages.items() if (Path(info["payload"]) / UPDATER_EXE).is_file())
+    assert with_updater == ["user-9.2.0", "user-9.3.0", "user-9.3.1"]
+    assert "user-8.3.0" in msi_packages and "machine-8.3.0" in msi_packages
 
 
 def test_properties_read_from_the_real_msi(msi_packages: dict[str, dict[str, str]]) -> None:
@@ -33,9 +41,10 @@ def test_properties_read_from_the_real_msi(msi_packages: dict[str, dict[str, str
         else:
             assert pkg.properties["ALLUSERS"] == "1"
         # Uncompressed source layout: every file is read from payload\ beside the .msi.
-        assert sorted(f.source_relpath or "" for f in pkg.files) == sorted(f"payload\\{n}" for n in PAYLOAD_FILES)
+        expected = payload_files(info["variant"], info["version"])
+        assert sorted(f.source_relpath or "" for f in pkg.files) == sorted(f"payload\\{n}" for n in expected)
         codes.add(pkg.product_code)
-    assert len(codes) == 6
+    assert len(codes) == len(VARIANTS) * len(VERSIONS)
     # msitools agrees with pymsi on what the package says.
     out = subprocess.run(
         ["msiinfo", "export", msi_packages["machine-9.3.1"]["msi"], "Property"],

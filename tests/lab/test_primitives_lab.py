@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from ansible_collections.rollout.windows.plugins.plugin_utils._msi import command_line
-from lab.primitives import REGISTRY, load_winhost
+from lab import collection
+from lab.primitives import REGISTRY
 
-winhost = load_winhost()
+winhost = collection.winhost()
 
 
 def call(host: Any, name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:

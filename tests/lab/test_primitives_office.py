@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
+from lab import collection
 from lab.clock import Clock
 from lab.host import make_host
 from lab.host.blobs import BlobStore
-from lab.primitives import load_winhost
 
-winhost = load_winhost()
+winhost = collection.winhost()
 
 
 def call(host: Any, name: str, args: dict[str, Any]) -> dict[str, Any]:

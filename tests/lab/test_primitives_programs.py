@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from lab import collection
 from lab.clock import Clock
 from lab.host import make_host
 from lab.host.blobs import BlobStore
-from lab.primitives import load_winhost
 
-winhost = load_winhost()
+winhost = collection.winhost()
 PROGRAM = "C:\\Program Files\\Suite\\suite.exe"
 TASKS = "\\rollout.windows\\"
 

@@ -15,9 +15,9 @@ import pytest
 from ansible_collections.rollout.windows.plugins.action import msi_package
 from ansible_collections.rollout.windows.plugins.plugin_utils import _msi
 from ansible_collections.rollout.windows.plugins.plugin_utils._msi import command_line
-from lab.primitives import load_winhost
+from lab import collection
 
-winhost = load_winhost()
+winhost = collection.winhost()
 TASK_PATH = "\\rollout.windows\\"
 
 

@@ -13,11 +13,14 @@ from typing import Any
 import pytest
 import yaml
 
+from ansible_collections.rollout.windows.plugins.action.reboot import shutdown_arguments
 from ansible_collections.rollout.windows.plugins.modules import reboot as reboot_docs
+from ansible_collections.rollout.windows.plugins.plugin_utils._cmdline import command_line
+from lab import collection
 from lab.downloads import ConnectProxy, DownloadServer, server_context
+from lab.host.certstore import trust_root
 from lab.host.msiexec import ALL_UPGRADE_CODES
 from lab.host.registry import pack_guid
-from lab.primitives import load_winhost
 from lab.primitives.download import (
     NETFX_KEY,
     initial_security_protocol,
@@ -26,12 +29,11 @@ from lab.primitives.download import (
     routes,
     set_network,
     set_system_proxy,
-    trust_root,
 )
 from lab.primitives.hostinfo import dotnet_o
 from lab.tls import LabCA
 
-winhost = load_winhost()
+winhost = collection.winhost()
 PRIMITIVES = Path(__file__).resolve().parents[2] / "plugins" / "plugin_utils" / "primitives"
 CACHE = "C:\\ProgramData\\rollout.windows\\cache\\url-test"
 
@@ -156,15 +158,15 @@ def test_restart_passes_f_explicitly_and_the_docs_say_what_it_does() -> None:
 
     async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
         host = make_host("pc001", "client", seed=3, clock=Clock(1000.0), blobs=BlobStore())
-        now = await acall(host, "Restart-Host", {"delay": 0})
+        now = await acall(host, "Restart-Host", {"command_line": command_line(shutdown_arguments(0, ""))})
         recorded = dict(host.snapshot()["scheduled_restart"] or {})
         host.abort_restart()
         return now, recorded
 
     now, recorded = asyncio.run(scenario())
-    assert now["arguments"] == ["/r", "/f", "/t", "0"]
+    assert now["command_line"] == "/r /f /t 0"
     assert recorded["arguments"] == ["/r", "/f", "/t", "0"]
-    assert "$argList = @('/r', '/f', '/t', [string]$delay)" in (PRIMITIVES / "Restart-Host.ps1").read_text()
+    assert shutdown_arguments(0, "") == ["/r", "/f", "/t", "0"]  # the controller builds the line shutdown.exe gets
     docs = yaml.safe_load(reboot_docs.DOCUMENTATION)
     text = " ".join(docs["description"] + docs["options"]["pre_reboot_delay"]["description"])
     assert "C(/f)" in text

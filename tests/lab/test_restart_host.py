@@ -11,12 +11,20 @@ from typing import Any
 
 import pytest
 
+from lab import collection
 from lab.clock import Clock
 from lab.host import BlobStore, HostDropped, make_host
-from lab.primitives import load_winhost
 from lab.testing import start_test_fleet
 
-winhost = load_winhost()
+winhost = collection.winhost()
+
+
+def restart_args(delay: Any, msg: str | None = None) -> dict[str, Any]:
+    """Restart-Host's arguments as the controller sends them: shutdown.exe's command line, quoted."""
+    from ansible_collections.rollout.windows.plugins.action.reboot import shutdown_arguments
+    from ansible_collections.rollout.windows.plugins.plugin_utils._cmdline import command_line
+
+    return {"command_line": command_line(shutdown_arguments(delay, msg or ""))}
 
 
 def _host(**kw: Any) -> Any:
@@ -35,17 +43,13 @@ def test_restart_happens_after_the_delay_with_the_behaviour_downtime() -> None:
         host.logon("alice")
         host.apply_control({"behaviour": {"reboot_downtime": 40}})
         before = (await _call(host, "Get-HostInfo"))["last_boot"]
-        result = await _call(host, "Restart-Host", {"delay": 10, "msg": "bye"})
-        assert result == {
-            "rc": 0,
-            "output": "",
-            "aborted_pending": False,
-            "delay": 10,
-            "arguments": ["/r", "/f", "/t", "10", "/c", "bye"],
-        }
+        result = await _call(host, "Restart-Host", restart_args(10, "bye"))
+        assert result == {"rc": 0, "output": "", "aborted_pending": False, "command_line": "/r /f /t 10 /c bye"}
         # shutdown.exe only schedules: the host still answers until the delay is over.
         assert host.network_up()
         assert host.snapshot()["scheduled_restart"]["comment"] == "bye"
+        assert host.snapshot()["scheduled_restart"]["delay"] == 10
+        assert host.snapshot()["scheduled_restart"]["arguments"] == ["/r", "/f", "/t", "10", "/c", "bye"]
         assert (await _call(host, "Get-HostInfo"))["last_boot"] == before
         await host.clock.sleep(11)
         assert not host.network_up()
@@ -66,9 +70,9 @@ def test_restart_happens_after_the_delay_with_the_behaviour_downtime() -> None:
 def test_a_scheduled_restart_is_replaced_not_doubled() -> None:
     async def scenario() -> None:
         host = _host()
-        await _call(host, "Restart-Host", {"delay": 600})
+        await _call(host, "Restart-Host", restart_args(600))
         boot_id = host.boot_id
-        again = await _call(host, "Restart-Host", {"delay": 1, "msg": "now"})
+        again = await _call(host, "Restart-Host", restart_args(1, "now"))
         assert again["aborted_pending"] is True
         await host.clock.sleep(2)
         assert host.boot_id == boot_id + 1
@@ -81,7 +85,7 @@ def test_a_scheduled_restart_is_replaced_not_doubled() -> None:
 def test_a_reboot_from_elsewhere_cancels_the_scheduled_one() -> None:
     async def scenario() -> None:
         host = _host()
-        await _call(host, "Restart-Host", {"delay": 30})
+        await _call(host, "Restart-Host", restart_args(30))
         host.reboot(0)
         boot_id = host.boot_id
         await host.clock.sleep(60)
@@ -90,7 +94,17 @@ def test_a_reboot_from_elsewhere_cancels_the_scheduled_one() -> None:
     asyncio.run(scenario())
 
 
-@pytest.mark.parametrize("args", [{"delay": -1}, {"delay": 315_360_001}, {"delay": 1, "msg": "x" * 513}])
+@pytest.mark.parametrize(
+    "args",
+    [
+        restart_args(-1),
+        restart_args(315_360_001),
+        restart_args(1, "x" * 513),
+        {"command_line": "/r /f /t soon"},
+        {"command_line": "/r /f /t"},
+        {"command_line": "/r /f /t 10 /x"},
+    ],
+)
 def test_invalid_parameters_answer_like_shutdown_exe(args: dict[str, Any]) -> None:
     async def scenario() -> None:
         host = _host()
@@ -101,10 +115,10 @@ def test_invalid_parameters_answer_like_shutdown_exe(args: dict[str, Any]) -> No
     asyncio.run(scenario())
 
 
-def test_not_a_number_fails_like_the_int_cast() -> None:
+def test_no_command_line_fails_like_strict_mode() -> None:
     async def scenario() -> None:
         host = _host()
-        rc, out, _ = await host.run_primitive("Restart-Host", {"delay": "soon"}, host.username)
+        rc, out, _ = await host.run_primitive("Restart-Host", {}, host.username)
         assert rc == 1
         assert json.loads(out)["failed"] is True
 
@@ -139,7 +153,7 @@ def test_winrm_server_drops_the_host_while_it_is_down(tmp_path: Path) -> None:
 
         async def restart() -> tuple[int, str, str]:
             fh.host.apply_control({"behaviour": {"reboot_downtime": 86_400}})
-            return await fh.host.run_primitive("Restart-Host", {"delay": 0}, fh.host.username)
+            return await fh.host.run_primitive("Restart-Host", restart_args(0), fh.host.username)
 
         rc, _, _ = fleet.call(restart())
         assert rc == 0

@@ -1,23 +1,16 @@
-# Start a restart: shutdown.exe /r /f /t <delay> [/c <msg>], run with an argument array. The message comes
-# from stdin JSON and is quoted here by the CommandLineToArgvW rules, so no shell ever parses it.
+# Start a restart: shutdown.exe with the command line the controller quoted from its argument array
+# (/r /f /t <delay> [/c <msg>], _cmdline.command_line). The line goes to CreateProcess as data: no shell
+# ever parses it, and shutdown.exe itself checks the delay and the message.
 # /f is explicit: shutdown.exe implies it for any /t above 0 ("If the timeout period is greater than 0, the /f
 # parameter is implied", Microsoft's shutdown command reference), and with /t 0 an application could otherwise
 # hold the restart up. Running applications are closed without asking to save.
 # shutdown.exe only schedules the restart and returns, so this result normally reaches the controller
 # before WinRM stops; with a delay of 0 it may not, and the controller allows for that.
-function ConvertTo-RwArgument {
-    param ([string] $Value)
-    if ($Value -ne '' -and $Value -notmatch '[\s"]') { return $Value }
-    $escaped = $Value -replace '(\\*)"', '$1$1\"'
-    $escaped = $escaped -replace '(\\+)$', '$1$1'
-    return '"' + $escaped + '"'
-}
-
 function Invoke-RwShutdown {
-    param ([string[]] $Arguments)
+    param ([string] $CommandLine)
     $psi = New-Object -TypeName System.Diagnostics.ProcessStartInfo
     $psi.FileName = Join-Path -Path $env:SystemRoot -ChildPath 'System32\shutdown.exe'
-    $psi.Arguments = (@($Arguments | ForEach-Object { ConvertTo-RwArgument -Value $_ }) -join ' ')
+    $psi.Arguments = $CommandLine
     $psi.UseShellExecute = $false
     $psi.CreateNoWindow = $true
     $psi.RedirectStandardOutput = $true
@@ -31,23 +24,19 @@ function Invoke-RwShutdown {
     return @{ rc = $process.ExitCode; output = ($stdout + $stderr.Result).Trim() }
 }
 
-$delay = [int](Get-RwValue $rwArgs 'delay')
-$message = [string](Get-RwValue $rwArgs 'msg')
-$argList = @('/r', '/f', '/t', [string]$delay)
-if ($message) { $argList += @('/c', $message) }
-$run = Invoke-RwShutdown -Arguments $argList
+$commandLine = [string]$rwArgs.command_line
+$run = Invoke-RwShutdown -CommandLine $commandLine
 $abortedPending = $false
 # 1190: a shutdown is already scheduled (by another tool or an earlier run). The task asked for a
 # restart on its own terms, so replace that one instead of failing or waiting for a foreign deadline.
 if ($run.rc -eq 1190) {
-    $null = Invoke-RwShutdown -Arguments @('/a')
+    $null = Invoke-RwShutdown -CommandLine '/a'
     $abortedPending = $true
-    $run = Invoke-RwShutdown -Arguments $argList
+    $run = Invoke-RwShutdown -CommandLine $commandLine
 }
 Write-RwResult -Result @{
     rc = $run.rc
     output = $run.output
     aborted_pending = $abortedPending
-    delay = $delay
-    arguments = $argList
+    command_line = $commandLine
 }

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import typing as t
 from pathlib import Path
 
 from ansible.plugins.action import ActionBase
 
-_WINHOST = Path(__file__).resolve().parents[3] / "plugins" / "plugin_utils" / "_winhost.py"
+# ansible-playbook loads this file by path, so the repository (where the lab lives) may not be on sys.path yet.
+_REPO = str(Path(__file__).resolve().parents[3])
+if _REPO not in sys.path:
+    sys.path.insert(0, _REPO)
 
-
-def _winhost() -> t.Any:
-    name = "_lab_test_winhost"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _WINHOST)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+from lab import collection  # noqa: E402
 
 
 class ActionModule(ActionBase):
@@ -29,7 +21,7 @@ class ActionModule(ActionBase):
 
     def run(self, tmp: t.Any = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
         result = super().run(tmp, task_vars)
-        winhost = _winhost()
+        winhost = collection.winhost()
         name = self._task.args.get("name", "Get-HostInfo")
         try:
             out = winhost.WinHost(self).run(name, self._task.args.get("args") or {})

@@ -1,39 +1,60 @@
-"""The gate's defaults are written in three places (module, office_gate, msi_install): they must agree."""
+"""The gate's defaults live in one role (office_gate); msi_install passes the gate's own variables through."""
 
 from __future__ import annotations
 
+import re
+import typing as t
 from pathlib import Path
 
 import yaml
 
 from ansible_collections.rollout.windows.plugins.action import office_processes
 
-ROLES = Path(__file__).resolve().parents[3] / "roles"
+ROOT = Path(__file__).resolve().parents[3]
+ROLES = ROOT / "roles"
 
 
-def load(path: Path) -> dict:
+def load(path: Path) -> t.Any:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def test_msi_install_passes_the_office_gate_defaults_through_unchanged() -> None:
+def test_office_gate_defaults_match_its_argument_spec_and_the_module() -> None:
     gate = load(ROLES / "office_gate" / "defaults" / "main.yml")
-    install = load(ROLES / "msi_install" / "defaults" / "main.yml")
-    passed = {
-        k.replace("msi_install_office_gate_", "office_gate_"): v for k, v in install.items() if "office_gate_" in k
-    }
-    assert passed == gate
-    assert install["msi_install_office_gate"] is True
+    options = load(ROLES / "office_gate" / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert set(gate) == set(options)
+    for name, value in gate.items():
+        assert options[name].get("default") == value, name
+    spec = office_processes.ARGUMENT_SPEC
+    for option in ("processes", "message", "title", "interval", "attempts"):
+        assert gate[f"office_gate_{option}"] == spec[option]["default"], option
     assert gate["office_gate_force"] is False  # closing loses work: never by default
 
 
-def test_role_defaults_match_the_module_and_the_argument_specs() -> None:
-    spec = office_processes.ARGUMENT_SPEC
-    gate = load(ROLES / "office_gate" / "defaults" / "main.yml")
-    for option in ("processes", "message", "title", "interval", "attempts"):
-        assert gate[f"office_gate_{option}"] == spec[option]["default"], option
-    for role in ("office_gate", "msi_install"):
-        defaults = load(ROLES / role / "defaults" / "main.yml")
-        options = load(ROLES / role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
-        for name, value in defaults.items():
-            if "office_gate" in name:
-                assert options[name].get("default") == value, name
+def test_no_other_role_or_play_redeclares_a_gate_variable() -> None:
+    gate = set(load(ROLES / "office_gate" / "defaults" / "main.yml"))
+    install = load(ROLES / "msi_install" / "defaults" / "main.yml")
+    assert install["msi_install_office_gate"] is True
+    assert not [name for name in install if name.startswith("msi_install_office_gate_")]
+    # Every gate variable a role's defaults, vars or argument spec declares is office_gate's own, in office_gate.
+    for role in ROLES.iterdir():
+        if role.name == "office_gate":
+            continue
+        for part in ("defaults/main.yml", "vars/main.yml", "meta/argument_specs.yml"):
+            path = role / part
+            if path.exists():
+                declared = re.findall(
+                    r"^\s*((?:msi_install_)?office_gate_\w+):", path.read_text(encoding="utf-8"), re.M
+                )
+                assert not declared, f"{path.relative_to(ROOT)} declares {declared}"
+    # msi_install's include of the gate passes no copy of the gate's variables: the user's values arrive as they are.
+    tasks = load(ROLES / "msi_install" / "tasks" / "main.yml")
+    (include,) = [task for task in tasks if "ansible.builtin.include_role" in task]
+    assert include["ansible.builtin.include_role"]["name"] == "rollout.windows.office_gate"
+    assert not set(include.get("vars") or {}) & gate
+
+
+def test_nothing_sets_the_removed_msi_install_office_gate_options() -> None:
+    for folder in ("roles", "playbooks", "extensions", "inventories"):
+        for path in (ROOT / folder).rglob("*.yml"):
+            text = path.read_text(encoding="utf-8")
+            assert "msi_install_office_gate_" not in text, path.relative_to(ROOT)

@@ -13,37 +13,19 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.rollout.windows.plugins.action import msi_package, office_processes
-from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import CallStats, PrimitiveError
+from ansible_collections.rollout.windows.plugins.plugin_utils import _msi
+from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import PrimitiveError
+from tests.unit.plugins.action.fakehost import START_O as START
+from tests.unit.plugins.action.fakehost import FakeConnection, FakeHost
 
-CODE = "{10010F76-051B-5BDC-831E-4348D9B33A7F}"
 CACHE = "C:\\ProgramData\\rollout.windows\\cache"
 
 
-class FakeConnection:
-    def __init__(self) -> None:
-        self.uploads: list[tuple[str, str]] = []
-
-    def put_file(self, local: str, remote: str) -> None:
-        self.uploads.append((local, remote))
-
-
-class CacheHost:
-    """A host with nothing installed whose Initialize-PackageCache answer the test chooses."""
-
-    def __init__(self, answer: t.Callable[[dict[str, t.Any]], dict[str, t.Any]]) -> None:
-        self.answer = answer
-        self.calls: list[str] = []
-        self.stats = CallStats()
-
-    def run(self, name: str, args: dict[str, t.Any]) -> dict[str, t.Any]:
-        self.calls.append(name)
-        if name == "Get-InstalledProduct":
-            return {"products": []}
-        if name == "Initialize-PackageCache":
-            return self.answer(args)
-        if name == "Invoke-Msiexec":
-            return {"rc": 0, "log_tail": []}
-        raise AssertionError(name)
+def cache_host(answer: t.Callable[[dict[str, t.Any]], dict[str, t.Any]]) -> FakeHost:
+    """A lab host with nothing installed whose Initialize-PackageCache answer the test chooses."""
+    host = FakeHost()
+    host.answer("Initialize-PackageCache", answer)
+    return host
 
 
 def src_action() -> tuple[msi_package.ActionModule, FakeConnection]:
@@ -93,19 +75,19 @@ def test_stale_entry_not_sent_fails_naming_it_and_uploads_nothing(msi_folder: Pa
         return {"directory": args["directory"], "stale": [args["files"][0]["path"], entry]}
 
     action, connection = src_action()
-    host = CacheHost(answer)
+    host = cache_host(answer)
     with pytest.raises(PrimitiveError) as caught:
         action._run(host, src_args(msi_folder))
     assert repr(entry) in str(caught.value)
     assert "not one the controller sent" in str(caught.value)
     assert connection.uploads == []
-    assert "Invoke-Msiexec" not in host.calls
+    assert "Invoke-Msiexec" not in host.names()
 
 
 @pytest.mark.parametrize("stale", ["suite.msi", {"path": "x"}, [["a"]], [None], [42]])
 def test_stale_that_is_not_a_list_of_sent_paths_is_refused(msi_folder: Path, stale: t.Any) -> None:
     action, connection = src_action()
-    host = CacheHost(lambda args: {"directory": args["directory"], "stale": stale})
+    host = cache_host(lambda args: {"directory": args["directory"], "stale": stale})
     with pytest.raises(PrimitiveError, match="refused the host's answer"):
         action._run(host, src_args(msi_folder))
     assert connection.uploads == []
@@ -118,7 +100,10 @@ def test_an_honest_answer_uploads_exactly_the_stale_files_once(msi_folder: Path)
         return {"directory": args["directory"].upper(), "stale": [files[1], files[1], files[0]]}
 
     action, connection = src_action()
-    result = action._run(CacheHost(answer), src_args(msi_folder))
+    host = cache_host(answer)
+    # The uploads are only recorded, not made on the lab host: msiexec's answer is the test's too.
+    host.answer("Invoke-Msiexec", {"rc": 0, "log_tail": []})
+    result = action._run(host, src_args(msi_folder))
     sent = sorted(p.relative_to(msi_folder) for p in msi_folder.rglob("*") if p.is_file())
     uploaded = [Path(local).relative_to(msi_folder) for local, _remote in connection.uploads]
     assert len(uploaded) == 2
@@ -132,28 +117,25 @@ def test_an_honest_answer_uploads_exactly_the_stale_files_once(msi_folder: Path)
 )
 def test_cache_folder_the_controller_did_not_ask_for_is_refused(msi_folder: Path, directory: t.Any) -> None:
     action, connection = src_action()
-    host = CacheHost(lambda args: {"directory": directory, "stale": [args["files"][0]["path"]]})
+    host = cache_host(lambda args: {"directory": directory, "stale": [args["files"][0]["path"]]})
     with pytest.raises(PrimitiveError, match="directory"):
         action._run(host, src_args(msi_folder))
     assert connection.uploads == []
 
 
 # -- scope=user: the host names the users, and each becomes a scheduled task run as them ---------------------
-class UserHost:
-    def __init__(self, user: dict[str, t.Any]) -> None:
-        self.user = user
-        self.calls: list[str] = []
-        self.stats = CallStats()
-
-    def run(self, name: str, args: dict[str, t.Any]) -> dict[str, t.Any]:
-        self.calls.append(name)
-        if name == "Get-MsiProperty":
-            return {"ProductCode": CODE, "ProductVersion": "9.3.1", "ALLUSERS": "2", "MSIINSTALLPERUSER": "1"}
-        if name == "Get-InstalledProduct":
-            return {"products": []}
-        if name == "Get-InstallUser":
-            return {"users": [self.user], "active_setup": None}
-        raise AssertionError(f"{name} must not run after a hostile Get-InstallUser answer")
+def user_host(built_packages: Path, user: dict[str, t.Any]) -> tuple[FakeHost, dict[str, t.Any]]:
+    """A lab host with the per-user package at C:\\pkg\\suite.msi whose Get-InstallUser answer is ``user``."""
+    host = FakeHost()
+    package = (built_packages / "user-9.3.1" / "ExampleOfficeSuite.msi").read_bytes()
+    host.lab.files.mkdir("C:\\pkg")
+    host.lab.files.write_bytes("C:\\pkg\\suite.msi", package)
+    host.answer("Get-InstallUser", {"users": [user], "active_setup": None})
+    base = {name: spec.get("default") for name, spec in msi_package.ARGUMENT_SPEC.items()}
+    base.update(
+        scope="user", path="C:\\pkg\\suite.msi", product_code=_msi.read_msi(package).product_code, version="9.3.1"
+    )
+    return host, base
 
 
 @pytest.mark.parametrize(
@@ -166,34 +148,19 @@ class UserHost:
         ("S-1-5-21-1-2-3-1001", "PC\\a\\b", "account"),
     ],
 )
-def test_hostile_user_answer_registers_no_task(sid: str, account: str, bad: str) -> None:
+def test_hostile_user_answer_registers_no_task(built_packages: Path, sid: str, account: str, bad: str) -> None:
     action = msi_package.ActionModule.__new__(msi_package.ActionModule)
     action._task = types.SimpleNamespace(check_mode=False, diff=False)
-    base = {name: spec.get("default") for name, spec in msi_package.ARGUMENT_SPEC.items()}
-    base.update(scope="user", path="C:\\pkg\\suite.msi", product_code=CODE, version="9.3.1")
-    host = UserHost({"name": account, "account": account, "sid": sid, "session_id": 1, "error": None})
+    host, base = user_host(
+        built_packages, {"name": account, "account": account, "sid": sid, "session_id": 1, "error": None}
+    )
     with pytest.raises(PrimitiveError, match=f"refused the host's answer: {bad}"):
         action._run(host, base)
-    assert "Register-UserInstallTask" not in host.calls
+    assert "Register-UserInstallTask" not in host.names()
+    assert host.lab.tasks == {}
 
 
 # -- office_processes: the PIDs answered go back to the host as what to stop ---------------------------------
-class ProcessHost:
-    def __init__(self, procs: list[dict[str, t.Any]]) -> None:
-        self.procs = procs
-        self.calls: list[str] = []
-        self.stats = CallStats()
-
-    def run(self, name: str, args: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
-        self.calls.append(name)
-        if name == "Get-SessionProcess":
-            return {"sessions": [{"id": 1, "user": "PC\\anna"}], "processes": self.procs}
-        raise AssertionError(f"{name} must not run after a hostile Get-SessionProcess answer")
-
-
-START = "2025-03-04T07:00:00.0000000Z"
-
-
 @pytest.mark.parametrize(
     "proc",
     [
@@ -209,26 +176,14 @@ def test_process_not_asked_about_is_never_stopped(proc: t.Any) -> None:
     action._task = types.SimpleNamespace(check_mode=False, diff=False)
     base = {name: spec.get("default") for name, spec in office_processes.ARGUMENT_SPEC.items()}
     base.update(state="absent", force=True, deadline=0, notify=False, attempts=3, interval=1)
-    host = ProcessHost([proc])
+    host = FakeHost()
+    host.answer("Get-SessionProcess", {"sessions": [{"id": 1, "user": "PC\\anna"}], "processes": [proc]})
     with pytest.raises(PrimitiveError, match="refused the host's answer: process"):
-        action._run(host, base, clock=lambda: 0.0, sleep=lambda _s: None)
-    assert "Stop-SessionProcess" not in host.calls
+        action._run(host, base, clock=host.clock, sleep=host.sleep)
+    assert "Stop-SessionProcess" not in host.names()
 
 
 # -- url: the host names the folder and the files of its download; msiexec runs what they point at ----------
-class DownloadHost:
-    def __init__(self, folder: t.Callable[[str], t.Any], files: list[t.Any]) -> None:
-        self.folder, self.files = folder, files
-        self.calls: list[str] = []
-        self.stats = CallStats()
-
-    def run(self, name: str, args: dict[str, t.Any]) -> dict[str, t.Any]:
-        self.calls.append(name)
-        if name == "Save-PackageUrl":
-            return {"present": True, "downloaded": True, "folder": self.folder(args["directory"]), "files": self.files}
-        raise AssertionError(f"{name} must not run after a hostile Save-PackageUrl answer")
-
-
 def url_args() -> dict[str, t.Any]:
     base = {name: spec.get("default") for name, spec in msi_package.ARGUMENT_SPEC.items()}
     base.update(url="https://packages.example.com/suite/suite-9.3.1.zip", checksum="5e" * 32)
@@ -250,7 +205,11 @@ def url_args() -> dict[str, t.Any]:
 def test_download_answer_outside_the_cache_folder_runs_nothing(folder: t.Callable[[str], t.Any], files: t.Any) -> None:
     action = msi_package.ActionModule.__new__(msi_package.ActionModule)
     action._task = types.SimpleNamespace(check_mode=False, diff=False)
-    host = DownloadHost(folder, files)
+    host = FakeHost()
+    host.answer(
+        "Save-PackageUrl",
+        lambda args: {"present": True, "downloaded": True, "folder": folder(args["directory"]), "files": files},
+    )
     with pytest.raises(PrimitiveError, match="refused the host's answer"):
         action._run(host, url_args())
-    assert host.calls == ["Save-PackageUrl"]
+    assert host.names() == ["Save-PackageUrl"]

@@ -10,7 +10,7 @@ import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.rollout.windows.plugins.action import msi_package
-from ansible_collections.rollout.windows.plugins.plugin_utils import _retry
+from ansible_collections.rollout.windows.plugins.plugin_utils import _per_user, _retry
 from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import CallStats, PrimitiveError
 from lab.host.msiexec import split_command_line
 
@@ -65,7 +65,7 @@ def no_sleep(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         k["sleep"] = slept.append
         return real(*a, **k)
 
-    monkeypatch.setattr(msi_package._retry, "retry_while", fast)
+    monkeypatch.setattr(_retry, "retry_while", fast)
     return slept
 
 
@@ -333,7 +333,7 @@ def test_user_task_is_polled_until_it_ends() -> None:
     assert result["users"][0]["status"] == "changed"
     assert host.names().count("Wait-UserInstallTask") == 3
     waits = [a["wait_seconds"] for n, a in host.calls if n == "Wait-UserInstallTask"]
-    assert all(1 <= w <= msi_package.WAIT_SECONDS for w in waits)
+    assert all(1 <= w <= _per_user.WAIT_SECONDS for w in waits)
 
 
 def test_user_task_that_does_not_end_in_time_fails_naming_the_task() -> None:

@@ -1,4 +1,4 @@
-"""office_processes and session_message with a fake host: what runs, in which order, what they report."""
+"""office_processes with the lab's primitives behind a fake host: what runs, in which order, what it reports."""
 
 from __future__ import annotations
 
@@ -8,61 +8,30 @@ import typing as t
 import pytest
 from ansible.errors import AnsibleConnectionFailure
 
-from ansible_collections.rollout.windows.plugins.action import office_processes, session_message
+from ansible_collections.rollout.windows.plugins.action import office_processes
 from ansible_collections.rollout.windows.plugins.plugin_utils._action import unreachable_on_connection_loss
-
-START = "2025-03-04T07:00:00.0000000Z"
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
+from tests.unit.plugins.action.fakehost import START_O as START
+from tests.unit.plugins.action.fakehost import FakeHost
 
 
-class FakeHost:
-    """Word open for anna (session 1, closes when told) and ben (session 2, ignores it); carl logged on idle."""
+def desktop(ignore: str = "ben") -> tuple[FakeHost, dict[str, int]]:
+    """Word open for anna (session 1), Excel for ben (session 2), carl logged on idle (session 3).
 
-    def __init__(self, clock: FakeClock, procs: list[dict[str, t.Any]] | None = None, ignore: str = "ben") -> None:
-        self.clock = clock
-        self.ignore = ignore
-        self.calls: list[tuple[str, dict[str, t.Any]]] = []
-        self.sessions = [{"id": 1, "user": "PC\\anna"}, {"id": 2, "user": "PC\\ben"}, {"id": 3, "user": "PC\\carl"}]
-        self.procs = (
-            procs
-            if procs is not None
-            else [
-                {"pid": 400, "name": "WINWORD.EXE", "session_id": 1, "user": "PC\\anna", "start_time": START},
-                {"pid": 404, "name": "EXCEL.EXE", "session_id": 2, "user": "PC\\ben", "start_time": START},
-            ]
-        )
-        self.fail_after: int | None = None
-
-    def run(self, name: str, args: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
-        self.calls.append((name, dict(args or {})))
-        if self.fail_after is not None and len(self.calls) > self.fail_after:
-            raise ConnectionResetError(104, "Connection reset by peer")
-        if name == "Get-SessionProcess":
-            names = {n.lower() for n in args["names"]} if args and "names" in args else set()
-            procs = [p for p in self.procs if p["name"].lower().removesuffix(".exe") in names]
-            return {"sessions": self.sessions, "processes": procs}
-        if name == "Send-SessionMessage":
-            told = set(args["session_ids"])
-            self.procs = [p for p in self.procs if p["session_id"] not in told or p["user"].endswith(self.ignore)]
-            return {"sessions": [{"session_id": i, "sent": i != 99, "error": None} for i in args["session_ids"]]}
-        if name == "Stop-SessionProcess":
-            pids = {p["pid"] for p in args["processes"]}
-            self.procs = [p for p in self.procs if p["pid"] not in pids]
-            return {"processes": [{**p, "status": "stopped", "error": None} for p in args["processes"]]}
-        raise AssertionError(name)
-
-    def names(self) -> list[str]:
-        return [c[0] for c in self.calls]
+    Everybody but ``ignore`` closes Office five seconds after a message; the PIDs are the lab's.
+    """
+    host = FakeHost("pc", users=["anna", "ben", "carl"])
+    for user in ("anna", "ben", "carl"):
+        host.lab.logon(user)
+    pids = {
+        "word": host.lab.start_process("anna", "WINWORD.EXE")["pid"],
+        "excel": host.lab.start_process("ben", "EXCEL.EXE")["pid"],
+    }
+    reactions = {
+        user: {"on_message": "ignore"} if user == ignore else {"on_message": "close", "close_delay": 5}
+        for user in ("anna", "ben", "carl")
+    }
+    host.lab.apply_control({"behaviour": {"users": reactions}})
+    return host, pids
 
 
 def action(module: t.Any, check_mode: bool = False) -> t.Any:
@@ -77,33 +46,35 @@ def args(module: t.Any, **overrides: t.Any) -> dict[str, t.Any]:
     return base
 
 
-def wait(host: FakeHost, clock: FakeClock, check_mode: bool = False, **overrides: t.Any) -> dict[str, t.Any]:
+def wait(host: FakeHost, check_mode: bool = False, **overrides: t.Any) -> dict[str, t.Any]:
     return action(office_processes, check_mode)._run(
-        host, args(office_processes, state="absent", **overrides), clock=clock, sleep=clock.sleep
+        host, args(office_processes, state="absent", **overrides), clock=host.clock, sleep=host.sleep
     )
 
 
 def test_query_reports_processes_users_and_sessions_in_one_command() -> None:
-    host = FakeHost(FakeClock())
+    host, pids = desktop()
     result = action(office_processes)._run(host, args(office_processes))
     assert result["changed"] is False
-    assert [(p["pid"], p["user"]) for p in result["processes"]] == [(400, "PC\\anna"), (404, "PC\\ben")]
+    assert [(p["pid"], p["user"]) for p in result["processes"]] == [
+        (pids["word"], "PC\\anna"),
+        (pids["excel"], "PC\\ben"),
+    ]
     assert result["users"] == ["PC\\anna", "PC\\ben"]
     assert host.names() == ["Get-SessionProcess"]
     assert host.calls[0][1]["names"] == list(office_processes.ARGUMENT_SPEC["processes"]["default"])
 
 
 def test_custom_process_list_is_passed_without_exe() -> None:
-    host = FakeHost(FakeClock())
+    host, _pids = desktop()
     result = action(office_processes)._run(host, args(office_processes, processes=["excel.exe", "Teams"]))
     assert host.calls[0][1] == {"names": ["excel", "Teams"]}
     assert [p["name"] for p in result["processes"]] == ["EXCEL.EXE"]
 
 
 def test_notify_then_fail_naming_the_user_who_ignores_and_close_nothing() -> None:
-    clock = FakeClock()
-    host = FakeHost(clock)
-    result = wait(host, clock, notify=True, interval=10, attempts=4, message='say "hi"\nnow ü')
+    host, _pids = desktop()
+    result = wait(host, notify=True, interval=10, attempts=4, message='say "hi"\nnow ü')
     assert result["failed"] is True
     assert "PC\\ben (EXCEL.EXE)" in result["msg"]
     assert "Nothing was closed" in result["msg"]
@@ -113,19 +84,23 @@ def test_notify_then_fail_naming_the_user_who_ignores_and_close_nothing() -> Non
     sent = [c[1] for c in host.calls if c[0] == "Send-SessionMessage"]
     assert sent == [{"session_ids": [1, 2], "title": "Software update", "text": 'say "hi"\nnow ü'}]
     assert host.names().count("Get-SessionProcess") == 4
+    # What the users saw, as the lab recorded it.
+    assert [(m["user"], m["text"]) for m in host.lab.messages] == [
+        ("anna", 'say "hi"\nnow ü'),
+        ("ben", 'say "hi"\nnow ü'),
+    ]
 
 
 def test_force_closes_after_the_deadline_and_warns_about_data_loss() -> None:
-    clock = FakeClock()
-    host = FakeHost(clock)
-    result = wait(host, clock, notify=True, interval=10, attempts=10, force=True, deadline=25)
+    host, pids = desktop()
+    result = wait(host, notify=True, interval=10, attempts=10, force=True, deadline=25)
     assert "failed" not in result
-    assert [(p["user"], p["name"], p["pid"]) for p in result["closed"]] == [("PC\\ben", "EXCEL.EXE", 404)]
+    assert [(p["user"], p["name"], p["pid"]) for p in result["closed"]] == [("PC\\ben", "EXCEL.EXE", pids["excel"])]
     assert result["unsaved_data_lost"] is True
     assert any("unsaved data in them is lost" in w and "PC\\ben (EXCEL.EXE)" in w for w in result["warnings"])
     assert "unsaved data lost" in result["msg"]
     stops = [c[1] for c in host.calls if c[0] == "Stop-SessionProcess"]
-    assert stops == [{"processes": [{"pid": 404, "name": "EXCEL.EXE", "start_time": START}]}]
+    assert stops == [{"processes": [{"pid": pids["excel"], "name": "EXCEL.EXE", "start_time": START}]}]
     # 0, 10, 20, deadline 25 (+ close + confirm)
     assert host.names() == [
         "Get-SessionProcess",
@@ -136,53 +111,60 @@ def test_force_closes_after_the_deadline_and_warns_about_data_loss() -> None:
         "Stop-SessionProcess",
         "Get-SessionProcess",
     ]
+    assert pids["excel"] not in host.lab.processes
 
 
 def test_check_mode_polls_once_and_says_who_would_be_messaged_and_closed() -> None:
-    clock = FakeClock()
-    host = FakeHost(clock)
-    result = wait(host, clock, check_mode=True, notify=True, force=True, deadline=60)
+    host, pids = desktop()
+    result = wait(host, check_mode=True, notify=True, force=True, deadline=60)
     assert result["changed"] is True
     assert host.names() == ["Get-SessionProcess"]
     assert result["would_notify"] == [
         {"session_id": 1, "user": "PC\\anna"},
         {"session_id": 2, "user": "PC\\ben"},
     ]
-    assert [p["pid"] for p in result["would_close"]] == [400, 404]
+    assert [p["pid"] for p in result["would_close"]] == [pids["word"], pids["excel"]]
     assert "unsaved data would be lost" in result["msg"]
-    assert clock.now == 0
+    assert host.clock() == 0
+    assert host.lab.messages == []
 
 
 def test_check_mode_without_notify_or_force_changes_nothing() -> None:
-    clock = FakeClock()
-    result = wait(FakeHost(clock), clock, check_mode=True)
+    host, _pids = desktop()
+    result = wait(host, check_mode=True)
     assert result["changed"] is False
     assert result["would_notify"] == []
 
 
 def test_nobody_with_office_open_is_one_command_and_no_change() -> None:
-    clock = FakeClock()
-    host = FakeHost(clock, procs=[])
-    result = wait(host, clock, notify=True, force=True, deadline=60)
+    host = FakeHost("pc", users=["anna"])
+    host.lab.logon("anna")
+    result = wait(host, notify=True, force=True, deadline=60)
     assert result["changed"] is False
     assert host.names() == ["Get-SessionProcess"]
     assert result["polls"] == 1
 
 
 def test_a_message_windows_refused_is_a_warning() -> None:
-    clock = FakeClock()
-    host = FakeHost(clock, ignore="nobody")
-    host.procs[0]["session_id"] = 99
-    result = wait(host, clock, notify=True, interval=10, attempts=3)
+    host, _pids = desktop(ignore="nobody")
+
+    def word_in_a_session_that_is_gone(query: dict[str, t.Any]) -> dict[str, t.Any]:
+        found = host.twin("Get-SessionProcess", query)
+        for proc in found["processes"]:
+            if proc["name"] == "WINWORD.EXE":
+                proc["session_id"] = 99
+        return found
+
+    host.answer("Get-SessionProcess", word_in_a_session_that_is_gone)
+    result = wait(host, notify=True, interval=10, attempts=3)
     assert any("could not message session 99" in w for w in result["warnings"])
 
 
 def test_a_dropped_connection_is_unreachable_not_a_failure() -> None:
-    clock = FakeClock()
-    host = FakeHost(clock, ignore="ben")
-    host.fail_after = 3
+    host, _pids = desktop(ignore="ben")
+    host.drop(after=3)
     with pytest.raises(AnsibleConnectionFailure, match="Connection reset"), unreachable_on_connection_loss():
-        wait(host, clock, notify=True, interval=10, attempts=10)
+        wait(host, notify=True, interval=10, attempts=10)
 
 
 @pytest.mark.parametrize(
@@ -198,48 +180,7 @@ def test_a_dropped_connection_is_unreachable_not_a_failure() -> None:
     ],
 )
 def test_bad_options_fail_before_the_host_is_touched(overrides: dict[str, t.Any], match: str) -> None:
-    host = FakeHost(FakeClock())
+    host, _pids = desktop()
     with pytest.raises(ValueError, match=match):
         action(office_processes)._run(host, args(office_processes, **overrides))
-    assert host.calls == []
-
-
-# -- session_message ---------------------------------------------------------------------------------------
-def test_session_message_to_everybody() -> None:
-    host = FakeHost(FakeClock())
-    result = action(session_message)._run(host, args(session_message, message="Bye 'all' & \"you\""))
-    assert result["changed"] is True
-    assert [s["session_id"] for s in result["sessions"] if s["sent"]] == [1, 2, 3]
-    assert host.calls[0] == ("Get-SessionProcess", {})
-    assert host.calls[1][1]["text"] == "Bye 'all' & \"you\""
-    assert result["users_without_session"] == []
-
-
-def test_session_message_to_named_users_reports_who_has_no_session() -> None:
-    host = FakeHost(FakeClock())
-    result = action(session_message)._run(host, args(session_message, message="hi", users=["ANNA", "PC\\carl", "dora"]))
-    assert [(s["session_id"], s["user"]) for s in result["sessions"]] == [(1, "PC\\anna"), (3, "PC\\carl")]
-    assert result["users_without_session"] == ["dora"]
-    assert host.calls[1][1]["session_ids"] == [1, 3]
-
-
-def test_session_message_to_nobody_logged_on_is_one_command_and_no_change() -> None:
-    host = FakeHost(FakeClock())
-    result = action(session_message)._run(host, args(session_message, message="hi", users=["dora"]))
-    assert result["changed"] is False
-    assert host.names() == ["Get-SessionProcess"]
-
-
-def test_session_message_check_mode_sends_nothing() -> None:
-    host = FakeHost(FakeClock())
-    result = action(session_message, check_mode=True)._run(host, args(session_message, message="hi", users=["ben"]))
-    assert result["changed"] is True
-    assert result["sessions"] == [{"session_id": 2, "user": "PC\\ben", "sent": False, "error": None}]
-    assert host.names() == ["Get-SessionProcess"]
-
-
-def test_session_message_too_long_is_refused_before_the_host() -> None:
-    host = FakeHost(FakeClock())
-    with pytest.raises(ValueError, match="message must have at most 255"):
-        action(session_message)._run(host, args(session_message, message="x" * 256))
     assert host.calls == []

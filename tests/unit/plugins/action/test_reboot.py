@@ -11,6 +11,7 @@ from ansible.errors import AnsibleConnectionFailure
 
 from ansible_collections.rollout.windows.plugins.action import reboot
 from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import PrimitiveError
+from lab.primitives.restart import split_argv
 
 OLD = "2025-03-01T08:00:00.0000000Z"
 NEW = "2025-03-04T18:02:55.1000000Z"
@@ -90,7 +91,7 @@ def test_restarts_then_waits_for_a_new_boot_time() -> None:
     assert result["last_boot"] == NEW
     assert 30 <= result["elapsed"] <= 30 + reboot.POLL_MAXIMUM
     assert host.names()[:2] == ["Get-HostInfo", "Restart-Host"]
-    assert host.calls[1][1] == {"delay": 2, "msg": "Reboot initiated by Ansible"}
+    assert split_argv(host.calls[1][1]["command_line"]) == ["/r", "/f", "/t", "2", "/c", "Reboot initiated by Ansible"]
     # Every failed poll asks for a fresh connection before the next one.
     failed_polls = host.names().count("Get-HostInfo") - 2
     assert host.resets == failed_polls + 1
@@ -102,7 +103,8 @@ def test_message_goes_to_the_primitive_as_data() -> None:
     host = FakeHost(clock)
     hostile = 'bye" & shutdown /a & echo "$(whoami)'
     run(host, clock, msg=hostile, pre_reboot_delay=60)
-    assert host.calls[1][1] == {"delay": 60, "msg": hostile}
+    assert list(host.calls[1][1]) == ["command_line"]
+    assert split_argv(host.calls[1][1]["command_line"]) == ["/r", "/f", "/t", "60", "/c", hostile]
 
 
 def test_check_mode_reports_and_does_not_restart() -> None:

@@ -8,6 +8,7 @@ import typing as t
 import pytest
 
 from ansible_collections.rollout.windows.plugins.action import session_program
+from ansible_collections.rollout.windows.plugins.plugin_utils import _cmdline
 
 PATH = "C:\\Program Files\\Suite\\suite.exe"
 
@@ -147,4 +148,4 @@ def argv(line: str) -> list[str]:
     ],
 )
 def test_command_line_splits_back_into_the_same_arguments(arguments: list[str]) -> None:
-    assert argv(session_program.command_line(arguments)) == arguments
+    assert argv(_cmdline.command_line(arguments)) == arguments

@@ -1,14 +1,20 @@
-"""The shared run() of the host modules: what counts as a lost connection, and how it surfaces."""
+"""The shared run() of the host modules: validation, refusals, failures, masking, figures, lost connections."""
 
 from __future__ import annotations
 
+import types
+import typing as t
+
 import pytest
-from ansible.errors import AnsibleConnectionFailure
+from ansible.errors import AnsibleActionFail, AnsibleConnectionFailure
 
 from ansible_collections.rollout.windows.plugins.plugin_utils._action import (
+    MASK,
+    WinHostAction,
     is_connection_error,
     unreachable_on_connection_loss,
 )
+from tests.unit.plugins.action.fakehost import FakeHost, action_for
 
 
 def winrm_error() -> Exception:
@@ -75,3 +81,138 @@ def test_msi_package_masks_a_signed_url_token_and_secret_values() -> None:
     args = {"secret_properties": {"KEY": "s3cr3t"}, "url": "https://u:pw@h.example/p.zip?sig=TOKEN"}
     secrets = ActionModule._secrets(None, args)  # type: ignore[arg-type]
     assert {"s3cr3t", "sig=TOKEN", "pw"} <= set(secrets)
+
+
+# -- WinHostAction.run itself, over the real WinHost and the lab's primitives (tests/unit/plugins/action/fakehost.py)
+class Echo(WinHostAction):
+    """A module whose host work the test decides: it reads the products, then does what ``then`` says."""
+
+    ARGUMENT_SPEC: t.ClassVar[dict[str, dict[str, t.Any]]] = {
+        "then": {"type": "str", "choices": ["return", "fail", "refuse", "bug"], "default": "return"},
+        "licence": {"type": "str", "no_log": True},
+    }
+
+    def _run(self, host: t.Any, args: dict[str, t.Any]) -> dict[str, t.Any]:
+        products = host.run("Get-InstalledProduct", {"name": "Example*"})["products"]
+        if args["then"] == "fail":
+            host.run("Get-MsiProperty", {"path": f"C:\\licence-{args['licence']}.msi"})
+        if args["then"] == "refuse":
+            raise ValueError(f"licence {args['licence']} is not one this module takes")
+        if args["then"] == "bug":
+            raise KeyError("products")
+        return {"changed": False, "products": products, "warnings": [f"used licence {args['licence']}"]}
+
+    def _secrets(self, args: dict[str, t.Any]) -> list[str]:
+        return [args["licence"] or ""]
+
+
+ECHO = types.ModuleType("ansible_collections.rollout.windows.plugins.action.echo")
+ECHO.ActionModule = Echo  # type: ignore[attr-defined]
+
+
+TASK_KEYWORDS = ("check_mode", "diff", "transport", "become")
+
+
+def run_echo(host: FakeHost, **kwargs: t.Any) -> dict[str, t.Any]:
+    """Echo's run() for a task with these options (and task keywords), as ansible-core calls it."""
+    options = {k: v for k, v in kwargs.items() if k not in TASK_KEYWORDS}
+    task = {k: v for k, v in kwargs.items() if k in TASK_KEYWORDS}
+    return action_for(ECHO, host, options, **task).run(task_vars={})
+
+
+def test_a_bad_choice_names_the_option_and_what_it_accepts_and_sends_nothing() -> None:
+    host = FakeHost()
+    with pytest.raises(AnsibleActionFail, match=r"value of then must be one of: return, fail, refuse, bug, got: maybe"):
+        run_echo(host, then="maybe")
+    assert host.calls == []
+
+
+def test_an_unknown_option_is_refused_before_the_host() -> None:
+    host = FakeHost()
+    with pytest.raises(AnsibleActionFail, match=r"Unsupported parameters .*: colour"):
+        run_echo(host, colour="blue")
+    assert host.calls == []
+
+
+@pytest.mark.parametrize(
+    ("task", "named"),
+    [
+        ({"transport": "psrp"}, "need ansible_connection=winrm; this host uses 'psrp'"),
+        ({"transport": "ansible.builtin.ssh"}, "this host uses 'ansible.builtin.ssh'"),
+        ({"become": True}, "become is not supported by rollout.windows modules"),
+    ],
+)
+def test_a_connection_the_primitives_cannot_use_is_refused_at_no_cost(task: dict[str, t.Any], named: str) -> None:
+    host = FakeHost()
+    result = run_echo(host, **task)
+    assert result["failed"] is True
+    assert named in result["msg"]
+    assert "Nothing was sent to the host." in result["msg"]
+    assert result["winrm"] == {"commands": 0, "bytes_sent": 0}
+    assert host.calls == []
+
+
+def test_a_winrm_transport_given_by_its_full_name_is_accepted() -> None:
+    result = run_echo(FakeHost(), transport="ansible.builtin.winrm")
+    assert "failed" not in result
+    assert result["winrm"]["commands"] == 1
+
+
+def test_the_figures_are_what_went_over_the_wire() -> None:
+    host = FakeHost()
+    sent: list[int] = []
+    execute = host.execute
+
+    def measured(command: str, in_data: bytes | None = None, **kw: t.Any) -> dict[str, t.Any]:
+        sent.append(len(command) + len(in_data or b""))
+        return execute(command, in_data, **kw)
+
+    action = action_for(ECHO, host, {"licence": "K-1234-5678"})
+    action._low_level_execute_command = measured
+    result = action.run(task_vars={})
+    assert result["products"] == []
+    assert host.names() == ["Get-InstalledProduct"]
+    assert result["winrm"] == {"commands": 1, "bytes_sent": sum(sent)}
+    assert result["winrm"]["bytes_sent"] > 1000  # the primitive's script travels with every command
+
+
+def test_a_failing_primitive_is_failed_with_its_message_and_still_counted() -> None:
+    host = FakeHost()
+    result = run_echo(host, then="fail", licence="K-1234-5678")
+    assert result["failed"] is True
+    # The lab's Get-MsiProperty names the missing file; the licence in its path is masked.
+    assert result["msg"].startswith("Get-MsiProperty: ")
+    assert f"licence-{MASK}.msi" in result["msg"]
+    assert "K-1234-5678" not in repr(result)
+    assert result["winrm"]["commands"] == 2
+
+
+def test_a_bad_value_found_while_deciding_is_failed_with_the_secret_masked() -> None:
+    result = run_echo(FakeHost(), then="refuse", licence="K-1234-5678")
+    assert result["failed"] is True
+    assert result["msg"] == f"licence {MASK} is not one this module takes"
+    assert result["winrm"]["commands"] == 1
+
+
+def test_secrets_are_masked_in_a_successful_result_too() -> None:
+    result = run_echo(FakeHost(), licence="K-1234-5678")
+    assert result["warnings"] == [f"used licence {MASK}"]
+
+
+def test_an_answer_saying_failed_is_a_failure_not_a_result() -> None:
+    host = FakeHost()
+    host.answer("Get-InstalledProduct", {"failed": True, "msg": "Access is denied"})
+    result = run_echo(host)
+    assert (result["failed"], result["msg"]) == (True, "Get-InstalledProduct: Access is denied")
+
+
+def test_a_connection_lost_mid_command_is_unreachable() -> None:
+    host = FakeHost()
+    host.lab.apply_control({"faults": {"drop_next": 1}})  # the lab's own fault: the host drops the connection
+    with pytest.raises(AnsibleConnectionFailure, match="lost the connection to the host"):
+        run_echo(host)
+
+
+def test_a_bug_in_a_module_is_not_reported_as_a_failed_host() -> None:
+    with pytest.raises(KeyError):
+        run_echo(FakeHost(), then="bug")

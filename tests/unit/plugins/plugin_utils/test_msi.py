@@ -241,3 +241,27 @@ def test_a_package_over_a_bound_fails_before_the_parser_reads_it(
 def test_a_path_and_its_bytes_read_the_same(built_packages) -> None:
     path = built_packages / "machine-9.3.0" / "ExampleOfficeSuite.msi"
     assert _msi.read_msi(path) == _msi.read_msi(path.read_bytes())
+
+
+def test_the_lab_reads_every_package_as_the_controller_does(built_packages) -> None:
+    """The lab's msiexec reads a package with its own code (lab/host/msipackage.py), the independent check
+    on _msi.read_msi: on every test package both find the same facts and the same payload files."""
+    import hashlib
+
+    from lab.host.msipackage import parse_msi
+
+    folders = sorted(p for p in built_packages.iterdir() if p.is_dir() and any(p.glob("*.msi")))
+    assert {f.name.split("-")[0] for f in folders} == {"machine", "user"}
+    for folder in folders:
+        data = next(folder.glob("*.msi")).read_bytes()
+        controller = _msi.read_msi(data)
+        lab = parse_msi(data, hashlib.sha256(data).hexdigest())
+        assert controller.product_code == lab.product_code.upper()
+        assert controller.upgrade_code == lab.upgrade_code.upper()
+        assert (controller.product_version, controller.product_name) == (lab.product_version, lab.product_name)
+        for name in ("ALLUSERS", "MSIINSTALLPERUSER"):
+            assert controller.properties.get(name) == lab.properties.get(name)
+        beside = {f.source_relpath for f in lab.files if f.source_relpath}
+        beside |= {f.cabinet for f in lab.files if f.cabinet and not f.cabinet.startswith("#")}
+        assert controller.payload == sorted(beside, key=str.lower)
+        assert controller.payload

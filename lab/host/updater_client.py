@@ -1,0 +1,130 @@
+"""How the simulated auto-updater talks to the backend: a small protocol and its HTTPS implementation.
+
+The updater speaks to the lab backend over real HTTP with the client token, as the product
+does, through one shared aiohttp session per process (1,000 updaters, one connection pool).
+Tests that want a fault the backend cannot produce inject their own :class:`BackendClient`.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import Any, Protocol
+
+import aiohttp
+
+API = "/api/v1"
+# What .NET's HttpClient says on Windows when nothing listens (WSAECONNREFUSED) or no answer comes in time.
+CONNECTION_REFUSED = "No connection could be made because the target machine actively refused it."
+TIMED_OUT = "The operation has timed out."
+
+
+class BackendError(Exception):
+    """A backend request that failed: the text the updater writes as LastError."""
+
+
+class BackendClient(Protocol):
+    """What the updater needs of the client management API (docs/backend-api.yaml)."""
+
+    async def settings(self) -> dict[str, Any]:
+        """``GET /settings``."""
+        ...
+
+    async def release(self, channel: str) -> dict[str, Any]:
+        """``GET /releases/{channel}``."""
+        ...
+
+    async def acquire_slot(self, client: str) -> tuple[str | None, float]:
+        """``POST /sync-slots``: (slot id, 0) when granted, (None, retry after seconds) while full.
+
+        A backend without the sync throttle (9.2) grants at once: ("", 0).
+        """
+        ...
+
+    async def release_slot(self, slot_id: str) -> None:
+        """``DELETE /sync-slots/{slot_id}``."""
+        ...
+
+    async def download(self, url: str) -> bytes:
+        """A release file."""
+        ...
+
+    async def report(self, client: str, report: dict[str, Any]) -> None:
+        """``PUT /clients/{client}``: version, last_check, outcome."""
+        ...
+
+
+class HttpBackendClient:
+    """:class:`BackendClient` over HTTPS with the client token."""
+
+    def __init__(
+        self, base_url: str, token: str, session: aiohttp.ClientSession, ssl_context: ssl.SSLContext | None
+    ) -> None:
+        self.api = base_url.rstrip("/") + API
+        self.token = token
+        self.session = session
+        self.ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+
+    async def _request(self, method: str, url: str, json: Any = None, ok: tuple[int, ...] = (200,)) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}"}
+        try:
+            async with self.session.request(method, url, json=json, headers=headers, ssl=self.ssl) as resp:
+                body = await resp.read()
+                if resp.status not in ok:
+                    raise BackendError(f"the backend answered {method} {url} with HTTP {resp.status}: {body[:200]!r}")
+                if resp.content_type == "application/json":
+                    return resp.status, await resp.json()
+                return resp.status, body
+        except aiohttp.ClientConnectorError as exc:
+            raise BackendError(CONNECTION_REFUSED) from exc
+        except TimeoutError as exc:
+            raise BackendError(TIMED_OUT) from exc
+        except (aiohttp.ClientError, RuntimeError) as exc:  # RuntimeError: the shared session closed (shutdown)
+            raise BackendError(f"the request to the backend failed: {exc}") from exc
+
+    async def settings(self) -> dict[str, Any]:
+        return (await self._request("GET", self.api + "/settings"))[1]  # type: ignore[no-any-return]
+
+    async def release(self, channel: str) -> dict[str, Any]:
+        return (await self._request("GET", f"{self.api}/releases/{channel}"))[1]  # type: ignore[no-any-return]
+
+    async def acquire_slot(self, client: str) -> tuple[str | None, float]:
+        status, body = await self._request("POST", self.api + "/sync-slots", {"client": client}, (200, 201, 404, 429))
+        if status == 404:  # feature_unavailable: a 9.2 backend has no throttle
+            return "", 0.0
+        if status == 429:
+            return None, float(body.get("retry_after", 1))
+        return str(body["slot_id"]), 0.0
+
+    async def release_slot(self, slot_id: str) -> None:
+        if slot_id:
+            await self._request("DELETE", f"{self.api}/sync-slots/{slot_id}", ok=(204, 404))
+
+    async def download(self, url: str) -> bytes:
+        body = (await self._request("GET", url))[1]
+        return body if isinstance(body, bytes) else str(body).encode()
+
+    async def report(self, client: str, report: dict[str, Any]) -> None:
+        from urllib.parse import quote
+
+        await self._request("PUT", f"{self.api}/clients/{quote(client, safe='')}", report)
+
+
+class HttpClients:
+    """Makes :class:`HttpBackendClient` s for backend URLs, sharing one session (call :meth:`close`)."""
+
+    def __init__(self, token: str, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.token = token
+        self.ssl_context = ssl_context
+        self._session: aiohttp.ClientSession | None = None
+
+    def __call__(self, base_url: str) -> BackendClient:
+        if self._session is None or self._session.closed:
+            # Many updaters at once: a generous pool, and no cookie jar (the API uses none).
+            connector = aiohttp.TCPConnector(limit=100)
+            self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+        return HttpBackendClient(base_url, self.token, self._session, self.ssl_context)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

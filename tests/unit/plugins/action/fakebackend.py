@@ -1,0 +1,110 @@
+"""A backend for the backend modules' unit tests: an ``open_url`` stand-in that keeps state.
+
+The FakeOpener of tests/unit/plugins/plugin_utils/test_backend.py answers one canned reply; the
+modules read, compare and write, so this one remembers what was written. Its defaults, validation and
+record shapes are the lab backend's own (``lab.backend.state``), so a module test sees what the lab
+backend would answer without an HTTP server. :func:`serve` puts it behind every ``BackendClient`` the
+actions make, whatever builds the client.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import typing as t
+import urllib.error
+import urllib.parse
+
+import pytest
+
+from ansible_collections.rollout.windows.plugins.plugin_utils import _backend
+from lab.backend import state
+
+URL = "https://backend.example:8443"
+TOKEN = "admin-token-0123456789"
+API = "/api/v1"
+
+
+class FakeBackend:
+    """A backend of ``version`` with default settings, a released lock and no sessions; records requests."""
+
+    def __init__(self, version: str = "9.3.2") -> None:
+        self.version = version
+        self.settings = state.default_settings(version)
+        self.lock = state.Lock()
+        self.sessions = state.Sessions(wall=lambda: 1_767_261_600.0)  # 2026-01-01T10:00:00Z
+        self.throttle = state.Throttle(lease_seconds=600)
+        self.requests: list[tuple[str, str, t.Any]] = []
+        self.fail: urllib.error.URLError | None = None
+
+    def writes(self) -> list[tuple[str, str, t.Any]]:
+        return [r for r in self.requests if r[0] != "GET"]
+
+    def __call__(self, url: str, *, data: bytes | None = None, method: str = "GET", **kw: t.Any) -> io.BytesIO:
+        parsed = urllib.parse.urlsplit(url)
+        path = parsed.path.removeprefix(API)
+        body = json.loads(data) if data else None
+        self.requests.append((method, path, body))
+        if self.fail is not None:
+            raise self.fail
+        if kw.get("headers", {}).get("Authorization") != f"Bearer {TOKEN}":
+            raise self._error(401, "unauthorized", "the token is not valid")
+        try:
+            answer = self._route(method, path, body, urllib.parse.parse_qs(parsed.query))
+        except state.ApiError as exc:
+            raise self._error(exc.status, exc.code, exc.message) from None
+        return io.BytesIO(json.dumps(answer).encode())
+
+    def _route(self, method: str, path: str, body: t.Any, query: dict[str, list[str]]) -> t.Any:
+        throttled = state.has_throttle(self.version)
+        features = [*state.FEATURES_9_2, *([state.THROTTLE_FEATURE] if throttled else [])]
+        routes: dict[tuple[str, str], t.Callable[[], t.Any]] = {
+            ("GET", "/info"): lambda: {"version": self.version, "api_version": "1", "features": features},
+            ("GET", "/settings"): lambda: dict(self.settings),
+            ("PATCH", "/settings"): lambda: self._patch(body),
+            ("GET", "/sync-slots"): self.throttle.usage,
+            ("GET", "/releases"): lambda: {"releases": [{"channel": "stable", "version": "9.3.1"}]},
+            ("GET", "/update-lock"): self.lock.public,
+            ("PUT", "/update-lock"): lambda: self._set_lock(body),
+            ("GET", "/sessions"): lambda: {"sessions": self.sessions.listing(query.get("state", ["open"])[0])},
+        }
+        handler = routes.get((method, path))
+        if handler is None:
+            raise state.ApiError(404, "not_found", f"no such route: {method} {path}")
+        return handler()
+
+    def _patch(self, body: dict[str, t.Any]) -> dict[str, t.Any]:
+        self.settings.update(state.validate_settings_update(body, self.version))
+        if "max_parallel_syncs" in body:
+            self.throttle.set_limit(self.settings["max_parallel_syncs"])
+        return dict(self.settings)
+
+    def _set_lock(self, body: dict[str, t.Any]) -> dict[str, t.Any]:
+        lock = self.lock
+        wanted = (body["state"], body["message"], list(body["override_users"]))
+        if wanted != (lock.state, lock.message, lock.override_users):
+            now = self.sessions.wall()
+            if lock.state == "released" and body["state"] != "released":
+                lock.window_started_at = now
+            lock.state, lock.message, lock.override_users, lock.changed_at = (*wanted, now)
+        return lock.public()
+
+    @staticmethod
+    def _error(status: int, code: str, message: str) -> urllib.error.HTTPError:
+        payload = io.BytesIO(json.dumps({"code": code, "message": message}).encode())
+        return urllib.error.HTTPError(URL, status, code, None, payload)  # type: ignore[arg-type]
+
+
+def serve(monkeypatch: pytest.MonkeyPatch, backend: FakeBackend) -> None:
+    """Every BackendClient made from now on talks to ``backend`` instead of the network."""
+    original = _backend.BackendClient.__init__
+
+    def init(self: _backend.BackendClient, conn: _backend.Connection, *args: t.Any, **kwargs: t.Any) -> None:
+        original(self, conn, backend)
+
+    monkeypatch.setattr(_backend.BackendClient, "__init__", init)
+
+
+def options(**more: t.Any) -> dict[str, t.Any]:
+    """A task's connection options for the fake backend, and ``more``."""
+    return {"backend_url": URL, "backend_token": TOKEN, **more}
