@@ -11,8 +11,8 @@ version_added: 0.1.0
 description:
   - Reads the host's last boot time, starts a restart with C(shutdown.exe /r), then polls over
     a fresh connection until the host answers with a new boot time.
-  - The message is passed to C(shutdown.exe) as data (an argument array built on the host),
-    never as part of a command line a shell parses.
+  - The message is passed to C(shutdown.exe) as data (an argument array quoted into its command
+    line on the controller), never as part of a command line a shell parses.
   - A restart that another tool or an earlier run already scheduled is cancelled and replaced
     by this one, with a warning.
   - A restart ends every user's session and closes their programs without asking.

@@ -1,6 +1,6 @@
 # Copyright (c) rollout.windows contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Office gate on the controller: which processes count, message limits, and the wait itself.
+"""The Office gate on the controller: which processes count, who has them open, and the wait itself.
 
 The product must not be installed while an Office application runs. Its own auto-updater
 polls every 2 minutes and gives up after 120 polls; the gate keeps that cadence, asks the

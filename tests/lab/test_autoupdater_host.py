@@ -89,7 +89,7 @@ def test_the_8_3_package_has_no_updater(kit: t.Any, packages: Path) -> None:
     assert product["version"] == "8.3.0"
     assert host.files.is_file(f"{product['install_location'].rstrip(chr(92))}\\manifest.xml")
     assert not host.files.exists(f"{product['install_location'].rstrip(chr(92))}\\{UPDATER_EXE}")
-    with pytest.raises(KeyError, match="no per-user package 7.0.0"):
+    with pytest.raises(KeyError, match=r"no per-user package 7\.0\.0"):
         package_folder(packages, "7.0.0")
 
 
@@ -201,9 +201,11 @@ def test_suite_install_route_and_the_fleet_updater(tmp_path: Path, packages: Pat
             host.start_task(sid, TASK_PATH)
 
         fleet.run_sync(enable)
+        backend = fleet.fleet.backend
+        assert backend is not None
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            reports = fleet.run_sync(lambda: fleet.fleet.backend.backend.clients.listing())  # type: ignore[union-attr]
+            reports = fleet.run_sync(backend.backend.clients.listing)
             if reports and reports[-1]["outcome"] == "installed":
                 break
             time.sleep(0.1)

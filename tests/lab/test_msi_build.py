@@ -22,7 +22,8 @@ def test_every_package_with_payload(msi_packages: dict[str, dict[str, str]]) -> 
 def test_updater_only_in_per_user_packages_from_8_4(msi_packages: dict[str, dict[str, str]]) -> None:
     with_updater = sorted(k for k, info in msi_packages.items() if (Path(info["payload"]) / UPDATER_EXE).is_file())
     assert with_updater == ["user-9.2.0", "user-9.3.0", "user-9.3.1"]
-    assert "user-8.3.0" in msi_packages and "machine-8.3.0" in msi_packages
+    assert "user-8.3.0" in msi_packages
+    assert "machine-8.3.0" in msi_packages
 
 
 def test_properties_read_from_the_real_msi(msi_packages: dict[str, dict[str, str]]) -> None:

@@ -66,7 +66,6 @@ def test_diff_says_who_waits_for_the_next_logon() -> None:
     assert diff == {
         "before": "PC\\carl: not installed\nactive setup: none\n",
         "after": (
-            "PC\\carl: not installed (pending: at next logon (Active Setup))\n"
-            "active setup: 9,3,1 msiexec.exe /i x\n"
+            "PC\\carl: not installed (pending: at next logon (Active Setup))\nactive setup: 9,3,1 msiexec.exe /i x\n"
         ),
     }
