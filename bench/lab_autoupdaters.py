@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import random
 import resource
 import ssl
@@ -90,7 +91,7 @@ async def main(hosts: int, use_tls: bool) -> None:
         rng = random.Random(3)
         base = clock.monotonic()
         for host in machines:
-            clock.call_at(base + rng.uniform(0, 3600), lambda h=host: h.reboot(downtime_sim_seconds=60))
+            clock.call_at(base + rng.uniform(0, 3600), functools.partial(host.reboot, 60))
         clock.call_at(base + 7 * 3600, lambda: backend.backend.channels.update(stable="9.3.1"))
         await clock.sleep(6 * 3600)
         quiet = (clock.pending(), len(asyncio.all_tasks()))
@@ -113,7 +114,6 @@ async def main(hosts: int, use_tls: bool) -> None:
             f"{cpu2 - cpu1:.1f} s CPU, peak RSS {rss2} MiB, {time.monotonic() - wall0:.1f} s wall in all"
         )
         print(f"at 11:00 on day one: {quiet[0]} clock callbacks pending, {quiet[1]} asyncio tasks")
-        print(f"set-up took simulated time until {day - timedelta(days=1):%Y-%m-%d} (one msiexec after another)")
         print(f"installed versions: {dict(versions)}; last outcomes: {dict(outcomes)}; reports: {dict(reports)}")
         hub.stop()
         await clients.close()

@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 from lab.clock import Timer
 from lab.host.behaviour import webview2_installed
+from lab.host.msiexec import Msiexec, MsiexecResult
 from lab.host.sessions import OFFICE_APPLICATIONS
 from lab.host.suite import stage
 from lab.host.updater_client import CONNECTION_REFUSED, BackendClient, BackendError
 from lab.host.updater_state import INSTALL_CHECK_DELAY, HiveState, iso_utc, next_due, parse_utc, version_tuple
 
 if TYPE_CHECKING:
-    from lab.host.host import Host
-    from lab.host.msiexec import MsiexecResult
+    from lab.host.sessions import Sessions  # the updater needs the host's state and sessions, not Host
 
 log = logging.getLogger(__name__)
 UPDATER_EXE = "ExampleSuite.Updater.exe"
@@ -49,7 +49,7 @@ UNRECOVERABLE_MESSAGE = (
 class Updater:
     """One user's updater on one host: its persisted state is in the hive, in memory only what runs now."""
 
-    def __init__(self, hub: UpdaterHub, host: Host, user: str) -> None:
+    def __init__(self, hub: UpdaterHub, host: Sessions, user: str) -> None:
         self.hub = hub
         self.host = host
         self.user = user
@@ -149,7 +149,9 @@ class Updater:
     def _client(self) -> BackendClient:
         if self.host.faults.backend_unreachable:
             raise BackendError(CONNECTION_REFUSED)
-        return self.hub.client_for(str(self.hive.policy()["BackendUrl"]))
+        policy = self.hive.policy()
+        thumbprint = policy["CertificateThumbprint"] if isinstance(policy["CertificateThumbprint"], str) else None
+        return self.hub.client_for(str(policy["BackendUrl"]), thumbprint)
 
     async def _check(self) -> None:
         self.checks += 1
@@ -241,7 +243,8 @@ class Updater:
     async def _install(self) -> None:
         """Start the install as the user and end: the installation closes the updater; a check follows later."""
         self.hive.write(Phase="installing")
-        task = asyncio.ensure_future(self.host.msiexec(["/i", self.msi, "/qn", "/norestart"], self.user))
+        # msiexec below the composed Host (as Host.msiexec runs it); /norestart: never the 1641 that reboots.
+        task = asyncio.ensure_future(Msiexec(self.host, ["/i", self.msi, "/qn", "/norestart"], self.user).run())
         self.install = task
         self.host.keep_running(task)
         task.add_done_callback(self._install_ended)
@@ -295,14 +298,15 @@ def _int(value: Any, default: int) -> int:
 class UpdaterHub:
     """The updaters of every host of a fleet (or test), and how they reach a backend."""
 
-    def __init__(self, client_for: Callable[[str], BackendClient]) -> None:
+    def __init__(self, client_for: Callable[[str, str | None], BackendClient]) -> None:
+        """``client_for(backend_url, certificate_thumbprint)`` makes the client of one updater's request."""
         self.client_for = client_for
         self.updaters: dict[tuple[int, str], Updater] = {}
 
-    def attach(self, host: Host) -> None:
+    def attach(self, host: Sessions) -> None:
         _HUBS[host] = self
 
-    def updater(self, host: Host, user: str) -> Updater:
+    def updater(self, host: Sessions, user: str) -> Updater:
         key = (id(host), user.lower())
         found = self.updaters.get(key)
         if found is None or found.host is not host:
@@ -317,7 +321,7 @@ class UpdaterHub:
 _HUBS: weakref.WeakKeyDictionary[Any, UpdaterHub] = weakref.WeakKeyDictionary()
 
 
-def hub_of(host: Host) -> UpdaterHub | None:
+def hub_of(host: Sessions) -> UpdaterHub | None:
     return _HUBS.get(host)
 
 
@@ -325,14 +329,14 @@ def is_updater_action(action: dict[str, Any]) -> bool:
     return str(action.get("exe", "")).replace("/", "\\").rsplit("\\", 1)[-1].lower() == UPDATER_EXE.lower()
 
 
-def principal_user(host: Host, principal: str) -> str:
+def principal_user(host: Sessions, principal: str) -> str:
     """A task principal as an account name: ``user``, ``HOST\\user`` or the user's SID."""
     if principal.upper().startswith("S-1-5-"):
         return host.user_of_sid(principal) or principal
     return principal.rsplit("\\", 1)[-1]
 
 
-def start_updater(host: Host, user: str) -> int:
+def start_updater(host: Sessions, user: str) -> int:
     """The updater exe runs as ``user``: 0 when it started (or one already runs), 2 (file not found) without a hub."""
     hub = hub_of(host)
     if hub is None:
@@ -341,7 +345,7 @@ def start_updater(host: Host, user: str) -> int:
     return 0
 
 
-def startup_updaters(host: Host) -> list[str]:
+def startup_updaters(host: Sessions) -> list[str]:
     """Users whose updater startup task exists (path, principal, action): what starts at a restart."""
     users = []
     for task in host.tasks.values():
@@ -355,7 +359,7 @@ def startup_updaters(host: Host) -> list[str]:
     return users
 
 
-def on_restart(host: Host, downtime: float) -> None:
+def on_restart(host: Sessions, downtime: float) -> None:
     """After a restart: each startup task's updater starts once the host is up again."""
     hub = hub_of(host)
     if hub is None:

@@ -439,9 +439,9 @@ class FileSystem:
             self._blobs.release(node.sha256)
         del self._nodes[canon.lower()]
         parent_path, leaf = _split(canon)
-        parent = self._nodes.get(parent_path.lower())
-        if parent is not None:
-            parent.children.pop(leaf.lower(), None)
+        container = self._nodes.get(parent_path.lower())
+        if container is not None:
+            container.children.pop(leaf.lower(), None)
 
     def listdir(self, path: str) -> list[str]:
         node = self._get(path)

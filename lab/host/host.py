@@ -49,19 +49,19 @@ class Host(Sessions, TaskScheduler, Power):
         exe = action["exe"].replace("/", "\\").rsplit("\\", 1)[-1].lower()
         if exe == "msiexec.exe":
             return (await self.msiexec(action["arguments"], user)).rc
-        from lab.host import autoupdater  # the simulated auto-updater: imported when a task starts it
+        from lab.host.autoupdater import is_updater_action, start_updater  # imported when a task starts it
 
-        if autoupdater.is_updater_action(action):
-            return autoupdater.start_updater(self, user)
+        if is_updater_action(action):
+            return start_updater(self, user)
         return 0
 
     def reboot(self, downtime_sim_seconds: float | None = None) -> None:
         """Restart (:meth:`Power.reboot`); the auto-updaters' startup tasks start once the host is up again."""
         super().reboot(downtime_sim_seconds)
-        from lab.host import autoupdater
+        from lab.host.autoupdater import on_restart
 
         downtime = self.behaviour.reboot_downtime if downtime_sim_seconds is None else float(downtime_sim_seconds)
-        autoupdater.on_restart(self, downtime)
+        on_restart(self, downtime)
 
     async def server_update(self, version: str) -> dict[str, Any]:
         """The backend installer on this server: service stops, update runs, cluster bookkeeping follows."""

@@ -14,9 +14,10 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lab.host.msiexec import Msiexec, MsiexecResult
+
 if TYPE_CHECKING:
-    from lab.host.host import Host
-    from lab.host.msiexec import MsiexecResult
+    from lab.host.sessions import Sessions
     from lab.host.state import HostState
 
 PACKAGE_CACHE = r"AppData\Local\Package Cache"
@@ -67,12 +68,12 @@ def package_folder(packages_dir: Path, version: str) -> Path:
     return folder
 
 
-async def suite_install(host: Host, user: str, folder: Path, version: str | None = None) -> MsiexecResult:
+async def suite_install(host: Sessions, user: str, folder: Path, version: str | None = None) -> MsiexecResult:
     """Install the per-user package in ``folder`` as ``user``, from the user's package cache, as the suite does.
 
     ``version`` names the bundle (its cache folder); default: the folder's ``<variant>-<version>`` suffix.
     """
     version = version or folder.name.partition("-")[2]
     msi = stage(host, user, version, read_package(folder))
-    # The bundle runs the package silently and leaves restarts to itself, as Burn does.
-    return await host.msiexec(["/i", msi, "/qn", "/norestart"], user)
+    # The bundle runs the package silently and leaves restarts to itself (/norestart: never 1641), as Burn does.
+    return await Msiexec(host, ["/i", msi, "/qn", "/norestart"], user).run()

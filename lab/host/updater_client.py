@@ -7,6 +7,7 @@ Tests that want a fault the backend cannot produce inject their own :class:`Back
 
 from __future__ import annotations
 
+import hashlib
 import ssl
 from typing import Any, Protocol
 
@@ -16,6 +17,8 @@ API = "/api/v1"
 # What .NET's HttpClient says on Windows when nothing listens (WSAECONNREFUSED) or no answer comes in time.
 CONNECTION_REFUSED = "No connection could be made because the target machine actively refused it."
 TIMED_OUT = "The operation has timed out."
+# .NET's AuthenticationException text when the server's certificate is refused (here: not the pinned one).
+CERTIFICATE_INVALID = "The remote certificate is invalid according to the validation procedure."
 
 
 class BackendError(Exception):
@@ -24,6 +27,15 @@ class BackendError(Exception):
 
 class BackendClient(Protocol):
     """What the updater needs of the client management API (docs/backend-api.yaml)."""
+
+    def _check_pin(self, resp: aiohttp.ClientResponse) -> None:
+        if not self.thumbprint:
+            return
+        transport = resp.connection.transport if resp.connection is not None else None
+        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        if der is None or hashlib.sha1(der).hexdigest().upper() != self.thumbprint:  # noqa: S324 (a thumbprint)
+            raise BackendError(CERTIFICATE_INVALID)
 
     async def settings(self) -> dict[str, Any]:
         """``GET /settings``."""
@@ -57,17 +69,30 @@ class HttpBackendClient:
     """:class:`BackendClient` over HTTPS with the client token."""
 
     def __init__(
-        self, base_url: str, token: str, session: aiohttp.ClientSession, ssl_context: ssl.SSLContext | None
+        self,
+        base_url: str,
+        token: str,
+        session: aiohttp.ClientSession,
+        ssl_context: ssl.SSLContext | None,
+        thumbprint: str | None = None,
     ) -> None:
         self.api = base_url.rstrip("/") + API
         self.token = token
         self.session = session
         self.ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+        # CertificateThumbprint (SHA-1, hex): the backend's certificate must be exactly this one, whoever issued it.
+        self.thumbprint = thumbprint.upper() if thumbprint else None
+        if self.thumbprint:
+            pinned = ssl.create_default_context()
+            pinned.check_hostname = False
+            pinned.verify_mode = ssl.CERT_NONE
+            self.ssl = pinned
 
     async def _request(self, method: str, url: str, json: Any = None, ok: tuple[int, ...] = (200,)) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"}
         try:
             async with self.session.request(method, url, json=json, headers=headers, ssl=self.ssl) as resp:
+                self._check_pin(resp)
                 body = await resp.read()
                 if resp.status not in ok:
                     raise BackendError(f"the backend answered {method} {url} with HTTP {resp.status}: {body[:200]!r}")
@@ -80,6 +105,15 @@ class HttpBackendClient:
             raise BackendError(TIMED_OUT) from exc
         except (aiohttp.ClientError, RuntimeError) as exc:  # RuntimeError: the shared session closed (shutdown)
             raise BackendError(f"the request to the backend failed: {exc}") from exc
+
+    def _check_pin(self, resp: aiohttp.ClientResponse) -> None:
+        if not self.thumbprint:
+            return
+        transport = resp.connection.transport if resp.connection is not None else None
+        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        if der is None or hashlib.sha1(der).hexdigest().upper() != self.thumbprint:  # noqa: S324 (a thumbprint)
+            raise BackendError(CERTIFICATE_INVALID)
 
     async def settings(self) -> dict[str, Any]:
         return (await self._request("GET", self.api + "/settings"))[1]  # type: ignore[no-any-return]
@@ -117,12 +151,12 @@ class HttpClients:
         self.ssl_context = ssl_context
         self._session: aiohttp.ClientSession | None = None
 
-    def __call__(self, base_url: str) -> BackendClient:
+    def __call__(self, base_url: str, thumbprint: str | None = None) -> BackendClient:
         if self._session is None or self._session.closed:
             # Many updaters at once: a generous pool, and no cookie jar (the API uses none).
             connector = aiohttp.TCPConnector(limit=100)
             self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
-        return HttpBackendClient(base_url, self.token, self._session, self.ssl_context)
+        return HttpBackendClient(base_url, self.token, self._session, self.ssl_context, thumbprint)
 
     async def close(self) -> None:
         if self._session is not None:

@@ -4,7 +4,7 @@ write where it runs share."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lab.host import filesystem as fs
 from lab.primitives.core import PrimitiveContext, PrimitiveFailure, arg_str, arg_str_list, primitive
@@ -69,7 +69,7 @@ def protect_folder(
     state, removed = "created", []
     if files.exists(full):
         sec = files.security(full)
-        aces = [fs.Ace(**a) for a in sec["aces"]]  # type: ignore[arg-type]
+        aces = [fs.Ace(**a) for a in cast("list[dict[str, Any]]", sec["aces"])]
         if _key(str(sec["owner"]), bool(sec["protected"]), aces) == _key(fs.ADMINISTRATORS, True, want):
             return "ok", []
         if check_only:

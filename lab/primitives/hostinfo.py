@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from lab.primitives.core import PrimitiveContext, primitive
@@ -19,7 +19,7 @@ POWERSHELL_VERSION = "5.1.19041.5129"
 USER_SID = re.compile(r"^S-1-(5-21|12-1)-")
 
 
-def dotnet_o(value: Any) -> str:
+def dotnet_o(value: datetime) -> str:
     """.NET's round-trip format ``ToString('o')`` of a UTC time: seven fractional digits and 'Z'."""
     utc = value.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond:06d}0Z"

@@ -104,7 +104,7 @@ async def register_user_install_task(host: Host, args: dict[str, Any], ctx: Prim
     log_path = arg_str(args, "log_path", required=False) or log_path_of(arguments)
     log_acl: str | None = None
     removed: list[str] = []
-    if arg_str(args, "log_path", required=False):
+    if log_path and arg_str(args, "log_path", required=False):
         # As Register-UserInstallTask.ps1: the log folder stays administrators-only, the user's own folder in
         # it is that user's to modify (and SYSTEM's and Administrators').
         user_dir = fs.canonical(log_path).rsplit("\\", 1)[0]

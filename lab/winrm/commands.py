@@ -25,7 +25,7 @@ from pathlib import Path
 from lab import collection
 
 if t.TYPE_CHECKING:
-    from lab.host import Host
+    from lab.winrm.hostapi import WinRMHost
 
 BOOTSTRAP_SEPARATOR = b"\n\0\0\0\0\n"
 _REMOVE = re.compile(r"^Remove-Item '((?:[^']|'')*)' -Force( -Recurse)?;?$", re.IGNORECASE)
@@ -94,7 +94,7 @@ def not_implemented(what: str) -> Outcome:
     return Outcome(1, b"", f"lab: not implemented: {first}\r\n".encode())
 
 
-def _count(host: Host, key: str) -> None:
+def _count(host: WinRMHost, key: str) -> None:
     host.counters[key] = host.counters.get(key, 0) + 1
 
 
@@ -117,12 +117,12 @@ def _parse_bootstrap(stdin: bytes) -> tuple[str, dict[str, t.Any], bytes] | None
     return str(action.get("name", "")), dict(action.get("params") or {}), parts[2] if len(parts) > 2 else b""
 
 
-def _expand_env(host: Host, user: str, path: str) -> str:
+def _expand_env(host: WinRMHost, user: str, path: str) -> str:
     env = {k.upper(): v for k, v in host.env(user).items()}
     return _ENV_VAR.sub(lambda m: env.get(m.group(1).upper(), m.group(0)), path)
 
 
-def _expand_user(host: Host, user: str, path: str) -> str:
+def _expand_user(host: WinRMHost, user: str, path: str) -> str:
     if path == "~":
         return host.profile_dir(user)
     if path.startswith("~\\") or path.startswith("~/"):
@@ -134,7 +134,7 @@ def _fail(message: str) -> Outcome:
     return Outcome(1, b"", (message.rstrip() + "\r\n").encode())
 
 
-def _builtin(host: Host, user: str, name: str, params: dict[str, t.Any], data: bytes) -> Outcome:
+def _builtin(host: WinRMHost, user: str, name: str, params: dict[str, t.Any], data: bytes) -> Outcome:
     files = host.files
     if name == "powershell_mkdtemp.ps1":
         base = _expand_user(host, user, _expand_env(host, user, str(params.get("Directory", ""))))
@@ -164,7 +164,7 @@ def _builtin(host: Host, user: str, name: str, params: dict[str, t.Any], data: b
     return not_implemented(f"ansible-core script {name}")
 
 
-def _remove(host: Host, script: str) -> Outcome | None:
+def _remove(host: WinRMHost, script: str) -> Outcome | None:
     """Handle ansible's ``Remove-Item '<path>' -Force [-Recurse];`` (strict mode and rc check lines allowed)."""
     lines = [line.strip() for line in script.splitlines() if line.strip()]
     lines = [line for line in lines if not line.startswith("Set-StrictMode") and not line.startswith(_RC_CHECK_PREFIX)]
@@ -181,10 +181,6 @@ def _remove(host: Host, script: str) -> Outcome | None:
         return _fail(f"Remove-Item : Cannot find path '{path}' because it does not exist.")
     host.files.remove(path, recurse=bool(match.group(2)))
     return Outcome(0, b"", b"")
-
-
-def _behaviour(host: Host, key: str, default: t.Any) -> t.Any:
-    return getattr(getattr(host, "behaviour", None), key, default)
 
 
 def _clm_outcome(bootstrap: str, mode: str) -> Outcome:
@@ -204,7 +200,7 @@ def _clm_outcome(bootstrap: str, mode: str) -> Outcome:
     return Outcome(1, (text + "\r\n").encode("utf-8"), b"")
 
 
-async def _run_primitive(host: Host, user: str, script: str, stdin: bytes, utf8: bool) -> Outcome:
+async def _run_primitive(host: WinRMHost, user: str, script: str, stdin: bytes, utf8: bool) -> Outcome:
     primitive = winhost.recognise(script)
     if primitive is None:
         return not_implemented(script)
@@ -215,11 +211,11 @@ async def _run_primitive(host: Host, user: str, script: str, stdin: bytes, utf8:
     rc, out, err = await host.run_primitive(primitive, args, user)
     # Windows PowerShell 5.1 encodes stdout in the OEM code page unless the script switched to
     # UTF-8; a non-ASCII user name then arrives garbled, as it would from a real PC.
-    codec = "utf-8" if utf8 else f"cp{_behaviour(host, 'oem_codepage', 437)}"
+    codec = "utf-8" if utf8 else f"cp{host.behaviour.oem_codepage}"
     return Outcome(rc, out.encode(codec, errors="replace"), err.encode(codec, errors="replace"))
 
 
-async def execute(host: Host, user: str, command: str, arguments: list[str], stdin: bytes) -> Outcome:
+async def execute(host: WinRMHost, user: str, command: str, arguments: list[str], stdin: bytes) -> Outcome:
     """Run one WinRM command on ``host`` as ``user``. ``HostDropped`` from the host model propagates.
 
     The host model counts ``primitive:<name>`` itself; this counts ``builtin:<script>``, ``not_implemented``
@@ -235,7 +231,7 @@ async def execute(host: Host, user: str, command: str, arguments: list[str], std
     script = decoded.script
     try:
         if winhost.is_bootstrap(script):
-            mode = _behaviour(host, "language_mode", "FullLanguage")
+            mode = host.behaviour.language_mode
             if mode != "FullLanguage":
                 _count(host, "refused:language_mode")
                 return _clm_outcome(script, mode)

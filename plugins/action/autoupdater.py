@@ -80,6 +80,28 @@ def plan(install: Install, opts: t.Mapping[str, t.Any]) -> tuple[dict[str, t.Any
     return values, None
 
 
+def compare(install: Install, opts: t.Mapping[str, t.Any]) -> tuple[dict[str, t.Any] | None, dict[str, t.Any]]:
+    """One user's Set-AutoUpdater entry (None when nothing differs) and result entry (before and after)."""
+    values, task = plan(install, opts)
+    policy = {**install.policy, **{k: None if v is None else v["data"] for k, v in values.items()}}
+    change: dict[str, t.Any] = {"sid": install.sid, "profile": install.profile}
+    if values:
+        change["values"] = values
+    if task is not None and task is not install.task:
+        change.update(task="register", execute=task["execute"], argument=task["arguments"])
+    elif task is None and install.task is not None:
+        change["task"] = "unregister"
+    changed = "values" in change or "task" in change
+    entry = {
+        "user": install.user,
+        "sid": install.sid,
+        "changed": changed,
+        "before": _autoupdater.view(install.policy, install.task),
+        "after": _autoupdater.view(policy, task),
+    }
+    return (change if changed else None), entry
+
+
 class ActionModule(WinHostAction):
     ARGUMENT_SPEC = ARGUMENT_SPEC
     ARGUMENT_RULES: t.ClassVar[dict[str, t.Any]] = {"required_if": [("state", "enabled", ("backend_url",))]}
@@ -100,31 +122,17 @@ class ActionModule(WinHostAction):
             return {"failed": True, "changed": False, "msg": msg, "refusals": refused, "users": []}
         results, changes = [], []
         for install in installs:
-            values, task = plan(install, opts)
-            before = _autoupdater.view(install.policy, install.task)
-            policy = {**install.policy, **{k: None if v is None else v["data"] for k, v in values.items()}}
-            after = _autoupdater.view(policy, task)
-            change = {"sid": install.sid, "profile": install.profile}
-            if values:
-                change["values"] = values
-            if task is not None and task is not install.task:
-                change.update(task="register", execute=task["execute"], argument=task["arguments"])
-            elif task is None and install.task is not None:
-                change["task"] = "unregister"
-            changed = len(change) > 2
-            if changed:
+            change, entry = compare(install, opts)
+            if change is not None:
                 changes.append(change)
-            results.append(
-                {"user": install.user, "sid": install.sid, "changed": changed, "before": before, "after": after}
-            )
+            results.append(entry)
         if changes and not self._task.check_mode:
-            applied = _answers.listed(
-                host.run("Set-AutoUpdater", self._set_args(opts, changes)), "users", "Set-AutoUpdater"
+            answer = host.run(
+                "Set-AutoUpdater", {"policy_key": opts["policy_key"], "task_path": opts["task_path"], "users": changes}
             )
-            sent = [c["sid"] for c in changes]
-            _answers.only_sent(
-                [a.get("sid") if isinstance(a, dict) else a for a in applied], sent, "Set-AutoUpdater", "user"
-            )
+            applied = _answers.listed(answer, "users", "Set-AutoUpdater")
+            sids = [a.get("sid") if isinstance(a, dict) else a for a in applied]
+            _answers.only_sent(sids, [str(c["sid"]) for c in changes], "Set-AutoUpdater", "user")
         result: dict[str, t.Any] = {"changed": bool(changes), "users": results}
         warnings = [f"{i.label}: {p}" for i in installs for p in i.problems if p not in i.blocking]
         if report.machine:
@@ -143,10 +151,6 @@ class ActionModule(WinHostAction):
                 if r["changed"]
             ]
         return result
-
-    @staticmethod
-    def _set_args(opts: t.Mapping[str, t.Any], changes: list[dict[str, t.Any]]) -> dict[str, t.Any]:
-        return {"policy_key": opts["policy_key"], "task_path": opts["task_path"], "users": changes}
 
     @staticmethod
     def _checked(

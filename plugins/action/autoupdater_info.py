@@ -205,7 +205,7 @@ class ActionModule(WinHostAction):
             "user": install.user,
             "sid": install.sid,
             "version": install.version,
-            "enabled": _autoupdater.enabled(install, opts),
+            "enabled": _autoupdater.is_on(install.policy, install.task),
             "task_in_place": _autoupdater.task_in_place(install, opts),
             "policy": dict(install.policy),
             "task": install.task,

@@ -109,7 +109,8 @@ users:
       description: C(Enabled), C(BackendUrl), C(CertificateThumbprint) as found (null when absent or invalid).
       type: dict
     task:
-      description: The startup task (C(execute), C(arguments), C(user_id), C(logon_type), C(run_level), C(triggers)), or null.
+      description:
+        - The startup task (C(execute), C(arguments), C(user_id), C(logon_type), C(run_level), C(triggers)), or null.
       type: dict
     requirements_unmet:
       description: Each requirement of the auto-updater this install does not meet, as a sentence (empty when all are).
@@ -137,7 +138,9 @@ users:
       description: Whether that release is an update for the installed version (C(update), C(reason), C(restriction)).
       type: dict
     restriction:
-      description: The customizing restriction (C(name), C(message)) when the pending release has the installed version, else null.
+      description:
+        - The customizing restriction (C(name), C(message)) when the pending release has the installed version, else
+          null.
       type: dict
     download_attempts:
       description: Failed download attempts for the pending release.
@@ -158,16 +161,22 @@ users:
       description: C(download), C(install) and C(polls), each C(used) of C(limit).
       type: dict
     row:
-      description: The interval row in force, C(after_install), C(error), C(apps_running), C(unrecoverable) or C(default); null before the first check.
+      description:
+        - The interval row in force, C(after_install), C(error), C(apps_running), C(unrecoverable) or C(default); null
+          before the first check.
       type: str
     why:
       description: A sentence that starts with the row's title and says what happened last and when the next check is.
       type: str
     next_check:
-      description: C(utc) and C(local) (ISO 8601), C(due) (the interval has elapsed; the updater checks at its next start) and C(seconds_left); null before the first check.
+      description:
+        - C(utc) and C(local) (ISO 8601), C(due) (the interval has elapsed; the updater checks at its next start) and
+          C(seconds_left); null before the first check.
       type: dict
     schedule:
-      description: The model's whole answer (row, row_title, why, phase, due_at, due_at_local, attempts, next_poll_at ...), null before the first check.
+      description:
+        - The model's whole answer (row, row_title, why, phase, due_at, due_at_local, attempts, next_poll_at ...),
+          null before the first check.
       type: dict
     problems:
       description: Values the host answered that are of the wrong type, size or range, each named; they were left out.
@@ -179,12 +188,15 @@ users_without_install:
   type: list
   elements: str
 machine_installs:
-  description: Per-machine installs of O(name) (C(name), C(version)); the auto-updater exists only in the per-user variant.
+  description:
+    - Per-machine installs of O(name) (C(name), C(version)); the auto-updater exists only in the per-user variant.
   returned: always
   type: list
   elements: dict
 host:
-  description: C(timezone_id) (Windows), C(zone) (the IANA name or fixed offset used), C(zone_source) (C(windows_id), C(offset) or C(unknown)), C(utc_offset_minutes) (when the offset stands in) and C(now) (the host's UTC time).
+  description:
+    - C(timezone_id) (Windows), C(zone) (the IANA name or fixed offset used), C(zone_source) (C(windows_id), C(offset)
+      or C(unknown)), C(utc_offset_minutes) (when the offset stands in) and C(now) (the host's UTC time).
   returned: always
   type: dict
 restrictions:
@@ -193,7 +205,9 @@ restrictions:
   type: list
   elements: dict
 problems:
-  description: Host answers outside the users' entries that were wrong (an entry without a valid SID, the host's clock or zone).
+  description:
+    - Host answers outside the users' entries that were wrong (an entry without a valid SID, the host's clock or
+      zone).
   returned: always
   type: list
   elements: str

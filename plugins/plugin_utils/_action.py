@@ -104,7 +104,8 @@ class WinHostAction(ActionBase):
         except (PrimitiveError, ValueError) as exc:
             result.update(failed=True, msg=str(exc))
         result["winrm"] = {"commands": host.stats.commands, "bytes_sent": host.stats.bytes_sent}
-        return mask_secrets(result, self._secrets(args))
+        masked: dict[str, t.Any] = mask_secrets(result, self._secrets(args))
+        return masked
 
     def _secrets(self, args: dict[str, t.Any]) -> list[str]:
         """Values no result, diff, warning, error or log tail may show (a module's no_log data)."""

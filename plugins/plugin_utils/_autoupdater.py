@@ -40,7 +40,7 @@ COMMON_SPEC: dict[str, dict[str, t.Any]] = {
     "suite_installer_cache": {"type": "str", "default": DEFAULT_CACHE},
     "task_path": {"type": "str", "default": DEFAULT_TASK_PATH},
 }
-_KEY_PART = re.compile(r"^[^\x00-\x1f\\*?\"<>|]+$")
+_KEY_PART = re.compile(r"^[^\x00-\x1f\\*?\"<>|:]+$")
 _FILE_NAME = re.compile(r'^[^\x00-\x1f\\/:*?"<>|]+\.exe$', re.IGNORECASE)
 
 
@@ -150,7 +150,7 @@ def _task(value: t.Any, where: str, problems: list[str]) -> dict[str, t.Any] | N
     if not isinstance(value, dict):
         problems.append(f"{where}: {value!r:.80} is not an object")
         return None
-    task = {key: text(value.get(key), f"{where}.{key}", problems, 1024) for key in _TASK_KEYS}
+    task: dict[str, t.Any] = {key: text(value.get(key), f"{where}.{key}", problems, 1024) for key in _TASK_KEYS}
     triggers = value.get("triggers")
     triggers = triggers if isinstance(triggers, list) else [triggers] if isinstance(triggers, str) else []
     task["triggers"] = [item for item in triggers if isinstance(item, str) and len(item) <= 128]
@@ -353,15 +353,15 @@ def task_in_place(install: Install, opts: t.Mapping[str, t.Any]) -> bool:
     )
 
 
-def enabled(install: Install, opts: t.Mapping[str, t.Any]) -> bool:
-    """On, as the product reads it: the policy says Enabled=1 and the startup task starts the updater."""
-    return install.policy.get("Enabled") == 1 and install.task is not None
+def is_on(policy: t.Mapping[str, t.Any], task: t.Mapping[str, t.Any] | None) -> bool:
+    """On, as the product reads it: the policy says Enabled=1 and a startup task starts the updater."""
+    return policy.get("Enabled") == 1 and task is not None
 
 
 def view(policy: t.Mapping[str, t.Any], task: t.Mapping[str, t.Any] | None) -> dict[str, t.Any]:
     """A user's settings as results and diffs show them."""
     return {
-        "enabled": policy.get("Enabled") == 1 and task is not None,
+        "enabled": is_on(policy, task),
         "policy": {name: policy.get(name) for name in POLICY_NAMES},
         "task": None if task is None else dict(task),
     }

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from _autoupdater_kit import UpdaterKit
 
+from lab.backend.state import Slot
 from lab.host.autoupdater import start_updater
 from lab.host.updater_client import CONNECTION_REFUSED
 from lab.host.updater_state import PACKAGE_CACHE_MARK, iso_utc
@@ -222,7 +223,8 @@ def test_full_sync_slots_make_the_download_wait(packages: Path) -> None:
         await kit.run(0.5)
         assert kit.state()["Phase"] == "downloading"
         assert throttle.usage()["waiting"] == 1
-        throttle.release(other.slot_id)  # type: ignore[union-attr]
+        assert isinstance(other, Slot)
+        throttle.release(other.slot_id)
         await kit.run(2)
         assert kit.state()["Phase"] in ("installing", "checking_install")
 

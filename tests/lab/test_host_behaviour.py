@@ -178,7 +178,14 @@ def test_control_returns_the_new_state() -> None:
     state = _host().apply_control({"behaviour": {"msiexec_results": [3010], "reboot_downtime": 10}})
     assert state["behaviour"]["msiexec_results"] == [3010]
     assert state["behaviour"]["reboot_downtime"] == 10
-    assert state["faults"] == {"unreachable": False, "drop_next": 0, "drop_downtime": 30.0}
+    assert state["faults"] == {
+        "unreachable": False,
+        "drop_next": 0,
+        "drop_downtime": 30.0,
+        "backend_unreachable": False,
+        "download_corrupt": 0,
+        "office_never_closed": False,
+    }
 
 
 def test_server_cluster_update_mode_and_schema() -> None:
