@@ -329,6 +329,31 @@ async def _suite_install(api: ControlServer, request: Request, params: dict[str,
     }
 
 
+@route("POST", "/clock/advance")
+async def _advance_clock(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    """Move the fleet's simulated clock forward: {seconds} or {to: ISO 8601}; what is due on the way runs."""
+    from datetime import datetime
+
+    clock = getattr(api.fleet, "clock", None)
+    if clock is None:
+        raise ApiError(409, "the fleet has no clock yet")
+    body = _body(request)
+    if "to" in body:
+        try:
+            target = datetime.fromisoformat(str(body["to"]).replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise ApiError(400, f"to must be an ISO 8601 time with an offset: {exc}") from exc
+        if target.tzinfo is None:
+            raise ApiError(400, "to must be an ISO 8601 time with an offset")
+        seconds = max(0.0, (target - clock.now()).total_seconds())
+    else:
+        seconds = body.get("seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+            raise ApiError(400, "seconds must be a non-negative number of simulated seconds (or give to)")
+    clock.advance(float(seconds))
+    return {"advanced": float(seconds), "now": clock.now().isoformat()}
+
+
 @route("POST", "/counters/reset")
 async def _reset_counters(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
     names = _body(request).get("hosts") or list(api.fleet.hosts)

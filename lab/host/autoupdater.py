@@ -109,8 +109,8 @@ class Updater:
     # -- start -----------------------------------------------------------------------------------------------
     def start(self) -> bool:
         """The updater process starts (startup task, Start-ScheduledTask); False when one already works (mutex)."""
-        if self.busy:
-            return False
+        if self.busy and self.boot == self.host.boot_id:
+            return False  # a step of this boot's process is running; one of an earlier boot died with it
         self.stop()
         self.boot = self.host.boot_id
         self.started += 1
@@ -262,7 +262,7 @@ class Updater:
             await self._conclude("installed")
             return
         task, self.install = self.install, None
-        if task is not None and task.done() and not task.cancelled():
+        if task is not None and task.done() and not task.cancelled() and task.exception() is None:
             why = f"msiexec exit code {task.result().rc}"
         else:
             why = "the installation did not finish"

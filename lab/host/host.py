@@ -19,6 +19,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from lab.host.autoupdater import is_updater_action, on_restart, start_updater
 from lab.host.behaviour import CONTROL_KEYS, apply_behaviour, apply_environment, apply_faults
 from lab.host.msiexec import Msiexec, MsiexecResult
 from lab.host.power import Power
@@ -49,8 +50,6 @@ class Host(Sessions, TaskScheduler, Power):
         exe = action["exe"].replace("/", "\\").rsplit("\\", 1)[-1].lower()
         if exe == "msiexec.exe":
             return (await self.msiexec(action["arguments"], user)).rc
-        from lab.host.autoupdater import is_updater_action, start_updater  # imported when a task starts it
-
         if is_updater_action(action):
             return start_updater(self, user)
         return 0
@@ -58,8 +57,6 @@ class Host(Sessions, TaskScheduler, Power):
     def reboot(self, downtime_sim_seconds: float | None = None) -> None:
         """Restart (:meth:`Power.reboot`); the auto-updaters' startup tasks start once the host is up again."""
         super().reboot(downtime_sim_seconds)
-        from lab.host.autoupdater import on_restart
-
         downtime = self.behaviour.reboot_downtime if downtime_sim_seconds is None else float(downtime_sim_seconds)
         on_restart(self, downtime)
 

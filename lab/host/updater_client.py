@@ -28,15 +28,6 @@ class BackendError(Exception):
 class BackendClient(Protocol):
     """What the updater needs of the client management API (docs/backend-api.yaml)."""
 
-    def _check_pin(self, resp: aiohttp.ClientResponse) -> None:
-        if not self.thumbprint:
-            return
-        transport = resp.connection.transport if resp.connection is not None else None
-        ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-        if der is None or hashlib.sha1(der).hexdigest().upper() != self.thumbprint:  # noqa: S324 (a thumbprint)
-            raise BackendError(CERTIFICATE_INVALID)
-
     async def settings(self) -> dict[str, Any]:
         """``GET /settings``."""
         ...
@@ -112,7 +103,7 @@ class HttpBackendClient:
         transport = resp.connection.transport if resp.connection is not None else None
         ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
         der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-        if der is None or hashlib.sha1(der).hexdigest().upper() != self.thumbprint:  # noqa: S324 (a thumbprint)
+        if der is None or hashlib.sha1(der).hexdigest().upper() != self.thumbprint:  # a certificate thumbprint is SHA-1
             raise BackendError(CERTIFICATE_INVALID)
 
     async def settings(self) -> dict[str, Any]:

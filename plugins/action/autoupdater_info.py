@@ -88,7 +88,7 @@ def settings_of(config: t.Any, problems: list[str]) -> tuple[_schedule.Settings,
         return _schedule.Settings(), "defaults"
 
 
-def model_state(values: dict[str, t.Any], at: datetime) -> _schedule.State:
+def model_state(values: dict[str, t.Any], at: datetime, settings: _schedule.Settings) -> _schedule.State:
     """The model's state for what the updater recorded: its phase, and the row and event its outcome means."""
     phase, outcome = values["model_phase"], values["last_outcome"]
     downloads, installs, polls = values["download_attempts"], values["install_attempts"], values["process_polls"]
@@ -104,6 +104,11 @@ def model_state(values: dict[str, t.Any], at: datetime) -> _schedule.State:
     elif outcome == "error":
         row = Row.ERROR
         event = Event.INSTALL_FAILED if installs else Event.DOWNLOAD_FAILED if downloads else Event.BACKEND_UNREACHABLE
+        if event is Event.DOWNLOAD_FAILED:
+            # Which row a failed download leads to (retry, or wait for the regular check once the attempts are
+            # used) is the model's rule: ask it rather than repeat it.
+            downloading = _schedule.State(at=at, phase=Phase.DOWNLOADING, download_attempts=downloads)
+            row = _schedule.advance(downloading, event, at, settings).row
     elif outcome == "apps_running":
         row, event = Row.APPS_RUNNING, Event.APPS_RUNNING
     elif outcome == "unrecoverable":
@@ -187,7 +192,7 @@ class ActionModule(WinHostAction):
         settings, source = settings_of(raw["Config"], problems)
         plan = None
         if last_check is not None:
-            plan = _schedule.schedule(model_state(values, last_check), now, settings, zone.zone)
+            plan = _schedule.schedule(model_state(values, last_check, settings), now, settings, zone.zone)
         attempts = {
             "download": {"used": values["download_attempts"], "limit": settings.download_attempts},
             "install": {"used": values["install_attempts"], "limit": settings.install_attempts},

@@ -17,8 +17,10 @@ Choices the product's manual leaves open, made here once and deterministically:
 
 - Intervals are elapsed time: 1 day is 24 hours, 7 days are 168 hours, also across a daylight-saving
   change. Only "next day at midnight" is wall-clock time on the host.
-- Running out of download or install attempts gives the update up with the 7-day row, like an error the
-  user is told about: retrying at once cannot repair it.
+- Running out of install attempts gives the update up with the 7-day row, like an error the user is
+  told about: retrying at once cannot repair it. Running out of download attempts is no such error (the
+  next network may work): the version waits for the next regular check (the default row), which starts
+  a new series of attempts.
 - Office processes are polled first right after the download, then every ``process_check_interval``;
   the last allowed poll that still finds them open schedules the check for the next local midnight.
 - Attempts are counted when they start (a download when a new version is found, an install when the
@@ -375,7 +377,7 @@ def advance(state: State, event: Event | str, at: datetime, settings: Settings |
         )
     if event is Event.DOWNLOAD_FAILED:
         if state.download_attempts >= limits.download_attempts:
-            return _replace(state, **common, phase=Phase.IDLE, row=Row.UNRECOVERABLE, retrying=False)
+            return _replace(state, **common, phase=Phase.IDLE, row=Row.DEFAULT, retrying=False)
         return _replace(state, **common, phase=Phase.IDLE, row=Row.ERROR)
     if event is Event.DOWNLOAD_OK:
         return _replace(state, **common, phase=Phase.POLLING, row=Row.APPS_RUNNING, polls=0)
@@ -505,13 +507,15 @@ def _reason(state: State, limits: Settings, tz: tzinfo, next_poll: datetime | No
             "moves to the following midnight."
         )
     given_up = state.row is Row.UNRECOVERABLE
+    downloads_used = state.download_attempts >= limits.download_attempts
     reasons: dict[Event | None, str] = {
         None: f"the last update check was at {at}.",
         Event.CHECK_NO_UPDATE: f"the check at {at} found nothing to install.",
         Event.UPDATE_FOUND: f"the check at {at} found a new version; {download} runs and its outcome decides the row.",
         Event.DOWNLOAD_FAILED: (
-            f"all {limits.download_attempts} download attempts failed, the last at {at}; the update is given up."
-            if given_up
+            f"all {limits.download_attempts} download attempts failed, the last at {at}; the version waits for "
+            "the next regular check, which starts new attempts."
+            if downloads_used
             else f"{download} failed at {at}; the next check retries the download."
         ),
         Event.APPS_RUNNING: f"Office applications were still open at the last of {polls} polls, at {at}.",

@@ -247,3 +247,52 @@ def test_not_enabled_does_nothing(packages: Path) -> None:
         assert kit.backend.backend.clients.listing() == []
 
     run(packages, scenario)
+
+
+class FakeBackend:
+    """A BackendClient that answers from memory and counts what it was asked."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self.calls: list[str] = []
+
+    async def settings(self) -> dict[str, t.Any]:
+        self.calls.append("settings")
+        return {"update_check_interval": 7200, "error_interval": 600, "max_parallel_syncs": None}
+
+    async def release(self, channel: str) -> dict[str, t.Any]:
+        self.calls.append(f"release {channel}")
+        return {"channel": channel, "version": self.version, "packages": []}
+
+    async def acquire_slot(self, client: str) -> tuple[str | None, float]:
+        raise AssertionError("no download without a per-user package")
+
+    async def release_slot(self, slot_id: str) -> None:
+        raise AssertionError("no slot was taken")
+
+    async def download(self, url: str) -> bytes:
+        raise AssertionError("nothing to download")
+
+    async def report(self, client: str, report: dict[str, t.Any]) -> None:
+        self.calls.append(f"report {client} {report['outcome']}")
+
+
+def test_an_injected_backend_client_and_a_release_without_a_per_user_package(packages: Path) -> None:
+    async def scenario(kit: UpdaterKit) -> None:
+        fake = FakeBackend("9.4.0")
+        kit.hub.client_for = lambda url, thumbprint: fake
+        kit.enable()
+        start_updater(kit.host, kit.user)
+        await kit.run(1)
+        state = kit.state()
+        assert (state["LastOutcome"], state["LastError"]) == ("error", "release 9.4.0 has no per-user package")
+        assert fake.calls == ["settings", "release stable", "report pc001\\alice error"]
+        # The loaded settings are in force: defaults for what the backend did not send, its error interval.
+        assert '"error_interval": 600' in state["Config"]
+        assert '"download_attempts": 5' in state["Config"]
+        await kit.run(600 - 2)
+        assert kit.updater().checks == 1
+        await kit.run(2)
+        assert kit.updater().checks == 2
+
+    run(packages, scenario)

@@ -15,6 +15,8 @@ from lab.host.autoupdater import NO_WEBVIEW2, TASK_PATH, UPDATER_EXE
 from lab.host.behaviour import WEBVIEW2_MACHINE_KEY, WEBVIEW2_VERSION, webview2_user_key
 from lab.host.registry import ACCESS_DENIED, HIVE_IN_USE, INVALID_PARAMETER, HiveError, pack_guid
 from lab.host.suite import bundle_guid, package_folder, suite_install
+from lab.host.updater_client import CERTIFICATE_INVALID
+from lab.host.updater_state import STATE_KEY
 from lab.testing import start_test_fleet
 
 USERDATA = r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Installer\UserData"
@@ -212,5 +214,21 @@ def test_suite_install_route_and_the_fleet_updater(tmp_path: Path, packages: Pat
         assert [(r["client"], r["version"], r["outcome"]) for r in reports] == [
             (f"{name}\\{user}", "9.3.1", "installed")
         ]
+
+        # A pinned certificate that is not the backend's: refused, in .NET's words.
+        def pin_wrong() -> None:
+            key = f"HKU\\{host.sid_of(user)}\\Software\\Policies\\Example Corp\\Example Office Suite\\AutoUpdater"
+            host.registry.set_value(key, "CertificateThumbprint", "00" * 20)
+
+        def state() -> dict[str, t.Any]:
+            with host.registry.loaded(host.sid_of(user)):
+                values = host.registry.values(f"HKU\\{host.sid_of(user)}\\{STATE_KEY}")
+            return {k: v.data for k, v in values.items()}
+
+        fleet.run_sync(pin_wrong)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and fleet.run_sync(state)["LastOutcome"] != "error":
+            time.sleep(0.1)
+        assert fleet.run_sync(state)["LastError"] == CERTIFICATE_INVALID
     finally:
         fleet.stop()

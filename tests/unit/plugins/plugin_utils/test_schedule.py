@@ -118,16 +118,17 @@ def test_each_download_retry_waits_the_error_interval_until_the_attempts_are_use
         assert result.attempts["download"].as_dict() == {"used": attempt, "limit": 5}
         assert f"download attempt {attempt} of 5 failed" in result.why
     state = run(Event.UPDATE_FOUND, Event.DOWNLOAD_FAILED, start=state)
-    assert answer(state).row is Row.UNRECOVERABLE
+    # Used up: no error the user is told about, so not the 7-day row; the regular check tries again.
+    assert (answer(state).row, answer(state).interval_seconds) == (Row.DEFAULT, 86_400)
     assert "all 5 download attempts failed" in answer(state).why
-    fresh = run(Event.UPDATE_FOUND, start=state)  # a week later: a new series of attempts
+    fresh = run(Event.UPDATE_FOUND, start=state)  # a day later: a new series of attempts
     assert fresh.download_attempts == 1
 
 
 def test_download_attempts_are_configurable() -> None:
     limits = s.Settings(download_attempts=2)
     state = run(Event.UPDATE_FOUND, Event.DOWNLOAD_FAILED, Event.UPDATE_FOUND, Event.DOWNLOAD_FAILED, limits=limits)
-    assert state.row is Row.UNRECOVERABLE
+    assert state.row is Row.DEFAULT
 
 
 @pytest.mark.parametrize("failure", [Event.INSTALL_FAILED, Event.INSTALL_CHECK_FAILED])
