@@ -156,7 +156,8 @@ def _cache_folder(options: MsiOptions, package: Package) -> str:
 
 def _fill_cache(host: WinHost, options: MsiOptions, package: Package, *, notes: list[str], upload: Upload) -> Delivered:
     """Copy what the host's cache folder for this content lacks; the host checks what it already has."""
-    assert package.folder is not None
+    if package.folder is None:
+        raise ValueError("the package has no controller folder to copy from")
     directory = _cache_folder(options, package)
     cache = host.run(
         "Initialize-PackageCache",
@@ -221,7 +222,8 @@ def _fetch(host: WinHost, options: MsiOptions, package: Package, check_only: boo
     """Bring a url package into the host's cache and read it there, as for path: the one place a
     download happens. With ``check_only`` the host only looks; without the package ``host_path`` stays None."""
     download = package.download
-    assert download is not None
+    if download is None:
+        raise ValueError("the package has no url to download from")
     directory = ntpath.join(options.cache_dir, download.cache_key)
     request = {
         "url": download.url,

@@ -24,7 +24,7 @@ class _Fragments:
     """
 
     def get(self, name: str) -> type | None:
-        collection, _, file = name.rpartition(".")
+        collection, _dot, file = name.rpartition(".")
         if collection != COLLECTION:
             return None  # ansible then retries with the last part as the fragment's variable
         try:
