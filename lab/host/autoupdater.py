@@ -133,7 +133,13 @@ class Updater:
             self._after(state.config()["error_interval"], self._decide)
             return
         if state.Phase in ("installing", "checking_install"):
-            await self._verify()
+            # The install closed the updater; its success is checked 5 minutes after the install started.
+            started = parse_utc(state.LastCheck) or self.host.clock.now()
+            verify_at = started + timedelta(seconds=INSTALL_CHECK_DELAY)
+            if verify_at <= self.host.clock.now():
+                await self._verify()
+            else:
+                self._at(verify_at, self._verify)
             return
         last = parse_utc(state.LastCheck)
         if last is None or state.Phase != "idle":  # never checked, or a check a restart interrupted
@@ -251,8 +257,10 @@ class Updater:
         self._after(INSTALL_CHECK_DELAY, self._verify)
 
     def _install_ended(self, task: asyncio.Task[MsiexecResult]) -> None:
-        if self.hive.read().Phase == "installing":  # not yet checked: the check is what comes next
-            self.hive.write(Phase="checking_install")
+        state = self.hive.read()
+        if state.Phase == "installing":  # not yet checked: the check is what comes next
+            # Not a step of the updater (the install closed it): the 5-minute check still counts from the start.
+            self.hive.write(Phase="checking_install", LastCheck=state.LastCheck)
 
     async def _verify(self) -> None:
         state = self.hive.read()

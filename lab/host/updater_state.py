@@ -24,10 +24,11 @@ POLICY_KEY = r"Software\Policies\Example Corp\Example Office Suite\AutoUpdater"
 PRODUCT_NAME = "Example Office Suite"
 OUTCOMES = ("none", "no_update", "installed", "error", "apps_running", "unrecoverable")
 PHASES = ("idle", "downloading", "waiting_for_apps", "installing", "checking_install")
-# Seed 003: the check of an install runs 5 minutes after it started, the next check 5 minutes after an install
-# done by the updater, and 7 days after an unrecoverable error the user was told about.
+# Seed 003: the install closes the updater, which checks the installation's success 5 minutes after it started
+# (the table's "5 minutes after a restart through an install by the updater": one and the same check; once it
+# has confirmed the new version, the regular interval follows), and 7 days after an unrecoverable error the
+# user was told about.
 INSTALL_CHECK_DELAY = 300.0
-AFTER_INSTALL = 300.0
 AFTER_UNRECOVERABLE = 7 * 86400.0
 # The backend's defaults (lab/backend/state.py SETTINGS), used until a check has loaded the real ones.
 DEFAULT_CONFIG = {
@@ -40,6 +41,9 @@ DEFAULT_CONFIG = {
 }
 _SZ = ("UpdaterVersion", "LastCheck", "LastOutcome", "LastError", "PendingVersion", "Phase", "Config")
 _DWORD = ("DownloadAttempts", "InstallAttempts", "ProcessPolls")
+# A change of any of these is a step of the updater, and LastCheck records when it was taken: the interval in
+# force counts from there (seed 003: each retry is scheduled with the error interval after the failure).
+_STEPS = frozenset(("LastOutcome", "Phase", "DownloadAttempts", "InstallAttempts", "ProcessPolls"))
 
 
 def iso_utc(when: datetime) -> str:
@@ -108,6 +112,8 @@ class HiveState:
         return state
 
     def write(self, **values: Any) -> None:
+        if "LastCheck" not in values and _STEPS & values.keys():
+            values["LastCheck"] = iso_utc(self.host.clock.now())
         for name, value in values.items():
             if name in _SZ:
                 self.host.registry.set_value(self.key, name, str(value), "REG_SZ")
@@ -149,14 +155,13 @@ def next_local_midnight(after: datetime, zone: str) -> datetime:
 def next_due(state: UpdaterState, settled: datetime, zone: str) -> datetime:
     """When the next check is due after a check ended with ``state.LastOutcome`` at ``settled``.
 
-    Seed 003's table: 5 minutes after an install, the error interval after an error, the next local midnight while
-    applications run, 7 days after an unrecoverable error, the update check interval otherwise. An error that used
-    up the download attempts gives the version up until the regular check.
+    Seed 003's table: the error interval after an error, the next local midnight while applications run, 7 days
+    after an unrecoverable error, the update check interval otherwise, also after a confirmed install (its own
+    5-minute row is the install check, scheduled when the install starts). An error that used up the download
+    attempts gives the version up until the regular check.
     """
     config = state.config()
     outcome = state.LastOutcome
-    if outcome == "installed":
-        return settled + timedelta(seconds=AFTER_INSTALL)
     if outcome == "error" and state.DownloadAttempts < config["download_attempts"]:
         return settled + timedelta(seconds=config["error_interval"])
     if outcome == "apps_running":

@@ -50,11 +50,14 @@ def test_update_installed_checked_after_5_minutes_then_no_update(packages: Path)
         state = kit.state()
         assert (state["LastOutcome"], state["UpdaterVersion"], state["PendingVersion"]) == ("installed", "9.3.1", "")
         assert state["Phase"] == "idle"
-        await kit.run(298)  # the next check: 5 minutes after the install was found done
-        assert kit.state()["LastCheck"] == iso_utc(t0)
-        await kit.run(2)
+        confirmed = t0 + timedelta(seconds=300)
+        assert state["LastCheck"] == iso_utc(confirmed)  # every step of the updater records its time
+        # The 5-minute row was the install check; once the new version is confirmed the regular interval follows.
+        await kit.run(86_400 - 3)
+        assert kit.state()["LastCheck"] == iso_utc(confirmed)
+        await kit.run(4)
         state = kit.state()
-        assert (state["LastCheck"], state["LastOutcome"]) == (iso_utc(t0 + timedelta(seconds=600)), "no_update")
+        assert (state["LastCheck"], state["LastOutcome"]) == (iso_utc(confirmed + timedelta(days=1)), "no_update")
         # The updater installed from the user's package cache, as the suite installer does.
         assert PACKAGE_CACHE_MARK in kit.product()["install_source"]
         reports = kit.backend.backend.clients.listing()
@@ -164,13 +167,13 @@ def test_office_never_closed_waits_120_polls_then_until_local_midnight_across_ds
         # Saturday before summer time: local midnight is 23:00 UTC.
         assert t0.date() == datetime(2026, 3, 28).date()
         await kit.run_until(datetime(2026, 3, 28, 22, 59, 59, tzinfo=UTC))
-        assert kit.state()["LastCheck"] == iso_utc(t0)
+        assert kit.state()["LastCheck"] == iso_utc(t0 + timedelta(seconds=119 * 120))  # the last poll's time
         await kit.run(2)
         assert kit.state()["LastCheck"] == "2026-03-28T23:00:00Z"
         # The Sunday the clocks change: the next midnight is 22:00 UTC.
         await kit.run_until(datetime(2026, 3, 29, 21, 59, 59, tzinfo=UTC))
         assert kit.state()["LastOutcome"] == "apps_running"
-        assert kit.state()["LastCheck"] == "2026-03-28T23:00:00Z"
+        assert kit.state()["LastCheck"] == "2026-03-29T02:58:00Z"  # 120 polls from midnight, the last at 02:58
         await kit.run(2)
         assert kit.state()["LastCheck"] == "2026-03-29T22:00:00Z"
         # Office closes for good: the next poll installs.

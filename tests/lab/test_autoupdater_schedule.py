@@ -16,7 +16,7 @@ BERLIN = "Europe/Berlin"
 @pytest.mark.parametrize(
     ("outcome", "expected"),
     [
-        ("installed", timedelta(minutes=5)),
+        ("installed", timedelta(days=1)),  # its 5-minute row is the install check itself (INSTALL_CHECK_DELAY)
         ("error", timedelta(minutes=60)),
         ("unrecoverable", timedelta(days=7)),
         ("no_update", timedelta(days=1)),

@@ -1,36 +1,26 @@
-"""Issue 17: a `src` package folder never sends the host what a symbolic link inside it points to."""
+"""A `src` package folder never sends the host what a symbolic link inside it points to."""
 
 from __future__ import annotations
 
 import os
 import types
-import typing as t
 from pathlib import Path
 
 import pytest
 
 from ansible_collections.rollout.windows.plugins.action import msi_package
 from ansible_collections.rollout.windows.plugins.plugin_utils import _msi
+from tests.unit.plugins.action.fakehost import FakeHost
 
 
-class NoHost:
-    """Any call would mean the controller got as far as the host: the check must come first."""
-
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def run(self, name: str, args: dict[str, t.Any]) -> dict[str, t.Any]:
-        self.calls.append(name)
-        raise AssertionError(f"{name} ran although the package folder holds a link")
-
-
-def _run(folder: Path) -> tuple[NoHost, pytest.ExceptionInfo[ValueError]]:
+def _run(folder: Path) -> tuple[FakeHost, pytest.ExceptionInfo[ValueError]]:
+    """Run msi_package with ``src=folder``; the shared fake host records any primitive the controller got as far as."""
     action = msi_package.ActionModule.__new__(msi_package.ActionModule)
     action._task = types.SimpleNamespace(check_mode=False, diff=False)
     action._find_needle = lambda _kind, path: path  # type: ignore[method-assign]
     args = {name: spec.get("default") for name, spec in msi_package.ARGUMENT_SPEC.items()}
     args.update(src=str(folder))
-    host = NoHost()
+    host = FakeHost()
     with pytest.raises(ValueError, match="src: ") as caught:
         action._run(host, args)  # type: ignore[arg-type]
     return host, caught

@@ -4,70 +4,78 @@ from __future__ import annotations
 
 import types
 import typing as t
+from pathlib import Path
 
 import pytest
 
 from ansible_collections.rollout.windows.plugins.action import msi_package
 from ansible_collections.rollout.windows.plugins.plugin_utils import _msi
-from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import CallStats
 from lab.host.msiexec import split_command_line
+from lab.msi import MSI_NAME, product_code, upgrade_code
+from tests.unit.plugins.action.fakehost import FakeHost
 
-CODE = "{10010F76-051B-5BDC-831E-4348D9B33A7F}"
-OLD = "{00000000-0000-0000-0000-000000000001}"
-FAMILY = "{D5B73D5D-E084-5005-B246-8861ADA21E95}"
-SID = "S-1-5-21-1-2-3-1001"
-ANNA = {"name": "PC\\anna", "account": "PC\\anna", "sid": SID, "session_id": 1, "error": None}
+STAGED = "C:\\pkg"
 
 
-class Host:
-    """Machine or per-user product installed as ``installed``; every msiexec and task ends with 0."""
-
-    def __init__(self, installed: list[dict[str, t.Any]]) -> None:
-        self.installed = installed
-        self.command_lines: list[list[str]] = []
-        self.stats = CallStats()
-
-    def run(self, name: str, args: dict[str, t.Any]) -> dict[str, t.Any]:
-        if name == "Get-InstalledProduct":
-            return {"products": self.installed}
-        if name == "Get-MsiProperty":
-            return {"ProductCode": CODE, "ProductVersion": "9.3.1", "ALLUSERS": "2", "MSIINSTALLPERUSER": "1"}
-        if name == "Get-InstallUser":
-            return {"users": [ANNA], "active_setup": None}
-        if name in ("Invoke-Msiexec", "Register-UserInstallTask"):
-            self.command_lines.append(split_command_line(args["command_line"]))
-            return {"rc": 0, "log_tail": [], "state": "Running"}
-        if name == "Wait-UserInstallTask":
-            return {"finished": True, "rc": 0, "log_tail": []}
-        raise AssertionError(name)
+def package(scope: str, version: str = "9.3.1") -> str:
+    """The built package folder's name for ``scope`` at ``version``."""
+    return f"{scope}-{version}"
 
 
-def run(scope: str, state: str, installed: list[dict[str, t.Any]], **overrides: t.Any) -> tuple[dict, list[list[str]]]:
+def stage(host: FakeHost, folder: Path) -> str:
+    """Copy a built package folder onto the lab host, as a file share would hold it; the .msi's path."""
+    for item in sorted(folder.rglob("*")):
+        if item.is_file():
+            host.put(STAGED + "\\" + "\\".join(item.relative_to(folder).parts), item.read_bytes())
+    return f"{STAGED}\\{MSI_NAME}"
+
+
+def msiexec_lines(host: FakeHost) -> list[list[str]]:
+    """msiexec's arguments of every machine install, removal and per-user task the action ran, in order."""
+    return [
+        split_command_line(args["command_line"])
+        for name, args in host.calls
+        if name in ("Invoke-Msiexec", "Register-UserInstallTask")
+    ]
+
+
+def run(
+    built: Path, scope: str, state: str, installed: list[str], version: str = "9.3.1", **overrides: t.Any
+) -> tuple[dict, list[list[str]]]:
+    """msi_package on a lab host where anna is logged on and ``installed`` packages are already in place."""
+    host = FakeHost("pc", users=["anna"])
+    host.lab.logon("anna")
+    for name in installed:
+        host.install(built / name, user="anna" if name.startswith("user-") else None)
     action = msi_package.ActionModule.__new__(msi_package.ActionModule)
     action._task = types.SimpleNamespace(check_mode=False, diff=False)
     args = {name: spec.get("default") for name, spec in msi_package.ARGUMENT_SPEC.items()}
-    args.update(scope=scope, state=state, path="C:\\pkg\\suite.msi", product_code=CODE, version="9.3.1")
+    args.update(
+        scope=scope,
+        state=state,
+        path=stage(host, built / package(scope, version)),
+        product_code=product_code(scope, version),
+        version=version,
+    )
     args.update(overrides)
-    host = Host(installed)
-    return action._run(host, args), host.command_lines
-
-
-def product(scope: str, code: str, version: str) -> dict[str, t.Any]:
-    return {"product_code": code, "upgrade_code": FAMILY, "version": version, "scope": scope, "sid": SID}
+    return action._run(host, args), msiexec_lines(host)
 
 
 CASES = [
     ("machine", "present", []),
-    ("machine", "absent", [product("machine", CODE, "9.3.1")]),
+    ("machine", "absent", [package("machine")]),
     ("user", "present", []),
-    ("user", "absent", [product("user", CODE, "9.3.1")]),
+    ("user", "absent", [package("user")]),
 ]
 
 
 @pytest.mark.parametrize(("scope", "state", "installed"), CASES)
-def test_every_run_disables_restart_manager_by_default(scope: str, state: str, installed: list) -> None:
-    result, lines = run(scope, state, installed)
+def test_every_run_disables_restart_manager_by_default(
+    built_packages: Path, scope: str, state: str, installed: list[str]
+) -> None:
+    result, lines = run(built_packages, scope, state, installed)
     assert lines, "msiexec must have run"
+    assert "failed" not in result
     for argv in lines:
         assert argv[0] == ("/i" if state == "present" else "/x")
         assert "MSIRESTARTMANAGERCONTROL=Disable" in argv
@@ -75,21 +83,33 @@ def test_every_run_disables_restart_manager_by_default(scope: str, state: str, i
 
 
 @pytest.mark.parametrize(("scope", "state", "installed"), CASES)
-def test_disable_shutdown_is_passed_as_documented(scope: str, state: str, installed: list) -> None:
-    _result, lines = run(scope, state, installed, restart_manager="disable_shutdown")
+def test_disable_shutdown_is_passed_as_documented(
+    built_packages: Path, scope: str, state: str, installed: list[str]
+) -> None:
+    _result, lines = run(built_packages, scope, state, installed, restart_manager="disable_shutdown")
+    assert lines, "msiexec must have run"
     assert all("MSIRESTARTMANAGERCONTROL=DisableShutdown" in argv for argv in lines)
 
 
 @pytest.mark.parametrize(("scope", "state", "installed"), CASES)
-def test_enable_passes_no_property_and_warns_about_lost_work(scope: str, state: str, installed: list) -> None:
-    result, lines = run(scope, state, installed, restart_manager="enable")
+def test_enable_passes_no_property_and_warns_about_lost_work(
+    built_packages: Path, scope: str, state: str, installed: list[str]
+) -> None:
+    result, lines = run(built_packages, scope, state, installed, restart_manager="enable")
+    assert lines, "msiexec must have run"
     assert not any(a.upper().startswith("MSIRESTARTMANAGERCONTROL=") for argv in lines for a in argv)
     assert any("unsaved work in them is lost" in w for w in result["warnings"])
 
 
-def test_downgrade_removal_and_install_both_disable_it() -> None:
+def test_downgrade_removal_and_install_both_disable_it(built_packages: Path) -> None:
     _result, lines = run(
-        "machine", "present", [product("machine", OLD, "9.4.0")], allow_downgrade=True, upgrade_code=FAMILY
+        built_packages,
+        "machine",
+        "present",
+        [package("machine", "9.3.1")],
+        version="9.3.0",
+        allow_downgrade=True,
+        upgrade_code=upgrade_code("machine"),
     )
     assert [argv[0] for argv in lines] == ["/x", "/i"]
     assert all("MSIRESTARTMANAGERCONTROL=Disable" in argv for argv in lines)
@@ -101,6 +121,6 @@ def test_active_setup_command_disables_it_too() -> None:
 
 
 @pytest.mark.parametrize("name", ["MSIRESTARTMANAGERCONTROL", "msiRestartManagerControl"])
-def test_the_property_cannot_sneak_in_through_properties(name: str) -> None:
+def test_the_property_cannot_sneak_in_through_properties(built_packages: Path, name: str) -> None:
     with pytest.raises(ValueError, match="restart_manager"):
-        run("machine", "present", [], properties={name: "0"})
+        run(built_packages, "machine", "present", [], properties={name: "0"})

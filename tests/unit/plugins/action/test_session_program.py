@@ -1,4 +1,4 @@
-"""session_program with a fake host: whom it starts the program for, what the host gets, how arguments are quoted."""
+"""session_program against the lab: whom it starts the program for, what the host gets, how arguments are quoted."""
 
 from __future__ import annotations
 
@@ -9,32 +9,24 @@ import pytest
 
 from ansible_collections.rollout.windows.plugins.action import session_program
 from ansible_collections.rollout.windows.plugins.plugin_utils import _cmdline
+from tests.unit.plugins.action.fakehost import FakeHost
 
 PATH = "C:\\Program Files\\Suite\\suite.exe"
 
 
-class FakeHost:
-    """anna (session 1) and ben (session 2) logged on; ben already runs suite.exe."""
+def desktop() -> FakeHost:
+    """anna (session 1) and ben (session 2) logged on, suite.exe installed; ben already runs it."""
+    host = FakeHost("pc", users=["anna", "ben", "carl"])
+    host.put(PATH, b"MZ")
+    for user in ("anna", "ben"):
+        host.lab.logon(user)
+    host.lab.start_process("ben", "suite.exe")
+    return host
 
-    def __init__(self, fail_for: str | None = None) -> None:
-        self.calls: list[tuple[str, dict[str, t.Any]]] = []
-        self.fail_for = fail_for
 
-    def run(self, name: str, args: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
-        self.calls.append((name, dict(args or {})))
-        if name == "Get-SessionProcess":
-            return {
-                "sessions": [{"id": 1, "user": "PC\\anna"}, {"id": 2, "user": "PC\\ben"}],
-                "processes": [{"pid": 7, "name": "suite.exe", "session_id": 2, "user": "PC\\ben"}],
-            }
-        if name == "Start-SessionProgram":
-            return {
-                "users": [
-                    {"user": u, "started": u != self.fail_for, "error": "access denied" if u == self.fail_for else None}
-                    for u in args["users"]
-                ]
-            }
-        raise AssertionError(name)
+def suites(host: FakeHost) -> list[tuple[int, str]]:
+    """(session, user) of every suite.exe the lab host runs."""
+    return sorted((p["session_id"], p["user"]) for p in host.lab.processes.values() if p["name"] == "suite.exe")
 
 
 def run(host: FakeHost, check_mode: bool = False, **overrides: t.Any) -> dict[str, t.Any]:
@@ -45,7 +37,7 @@ def run(host: FakeHost, check_mode: bool = False, **overrides: t.Any) -> dict[st
 
 
 def test_starts_for_logged_on_users_not_running_it_and_reports_the_rest() -> None:
-    host = FakeHost()
+    host = desktop()
     result = run(host, arguments=["/restore", "My file.docx"])
     assert result["changed"] is True
     assert result["started"] == [{"session_id": 1, "user": "PC\\anna", "started": True, "error": None}]
@@ -61,26 +53,49 @@ def test_starts_for_logged_on_users_not_running_it_and_reports_the_rest() -> Non
             "users": ["PC\\anna"],
         },
     )
+    # The lab started it in anna's session with that command line, and left no task behind.
+    assert suites(host) == [(1, "anna"), (2, "ben")]
+    started = next(p for p in host.lab.processes.values() if p["name"] == "suite.exe" and p["user"] == "anna")
+    assert started["command_line"] == '/restore "My file.docx"'
+    assert not [task for task in host.lab.tasks.values() if task["path"] == "\\rollout.windows\\"]
 
 
 def test_second_run_and_check_mode_start_nothing() -> None:
-    host = FakeHost()
+    host = desktop()
     again = run(host, users=["ben"])
     assert again["changed"] is False
     assert [c[0] for c in host.calls] == ["Get-SessionProcess"]
-    checked = run(FakeHost(), check_mode=True)
+    checked_host = desktop()
+    checked = run(checked_host, check_mode=True)
     assert checked["changed"] is True
     assert checked["started"] == [{"session_id": 1, "user": "PC\\anna", "started": False, "error": None}]
+    assert checked_host.names() == ["Get-SessionProcess"]
+    assert suites(host) == suites(checked_host) == [(2, "ben")]
 
 
 def test_a_failed_start_fails_naming_the_user() -> None:
-    result = run(FakeHost(fail_for="PC\\anna"))
+    host = desktop()
+    host.answer(
+        "Start-SessionProgram",
+        lambda args: {"users": [{"user": user, "started": False, "error": "access denied"} for user in args["users"]]},
+    )
+    result = run(host)
     assert result["failed"] is True
     assert "PC\\anna (session 1): access denied" in result["msg"]
 
 
+def test_a_start_the_lab_refuses_fails_naming_the_user() -> None:
+    # Without the program on disk the task runs but cannot start it: Task Scheduler's own error.
+    host = desktop()
+    host.lab.files.remove(PATH)
+    result = run(host)
+    assert result["failed"] is True
+    assert "PC\\anna (session 1): the task did not start the program (task result 0x80070002)" in result["msg"]
+    assert suites(host) == [(2, "ben")]
+
+
 def test_no_users_touches_nothing() -> None:
-    host = FakeHost()
+    host = desktop()
     assert run(host, users=[])["changed"] is False
     assert host.calls == []
 
@@ -97,7 +112,7 @@ def test_no_users_touches_nothing() -> None:
     ],
 )
 def test_bad_input_fails_before_the_host_is_touched(overrides: dict[str, t.Any], message: str) -> None:
-    host = FakeHost()
+    host = desktop()
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
         run(host, **overrides)
     assert host.calls == []
