@@ -35,11 +35,6 @@ description:
   - One WinRM command reads everything; a second one applies the changes, for all users at once. A run with
     nothing to change, a refusal and check mode cost one command.
 options:
-  name:
-    description:
-      - DisplayName pattern of the product, with C(*) and C(?) wildcards, case-insensitive.
-    type: str
-    required: true
   users:
     description:
       - The users to act on, as C(user), C(COMPUTER\\user) or SID.
@@ -68,34 +63,8 @@ options:
         accepts from the backend, written as C(CertificateThumbprint).
       - Without it the value is removed and the Windows trust store decides.
     type: str
-  updater_executable:
-    description:
-      - File name of the updater in the product's C(InstallDir) (the collection's assumption).
-    type: str
-    default: ExampleSuite.Updater.exe
-  policy_key:
-    description:
-      - Key of the policy values, relative to the user's hive (the collection's assumption). Software\\Policies
-        is what users can only read under Windows' default ACL.
-    type: str
-    default: Software\Policies\Example Corp\Example Office Suite\AutoUpdater
-  settings_key:
-    description:
-      - The product's key relative to the user's hive, with C(InstallDir); the updater keeps its state in its
-        C(AutoUpdater) subkey (the collection's assumption).
-    type: str
-    default: Software\Example Corp\Example Office Suite
-  suite_installer_cache:
-    description:
-      - The suite installer's package cache, relative to the user's profile folder (the collection's assumption).
-    type: str
-    default: AppData\Local\Package Cache
-  task_path:
-    description:
-      - Task Scheduler folder of the startup tasks; each task is named by the user's SID.
-    type: str
-    default: \rollout.windows\AutoUpdater\
 extends_documentation_fragment:
+  - rollout.windows._autoupdater
   - rollout.windows._attributes
   - rollout.windows._attributes.diff_mode_full
   - rollout.windows._attributes.windows

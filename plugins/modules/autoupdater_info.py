@@ -26,42 +26,13 @@ description:
   - What the updater left in the user's hive is written by that user and so untrusted; a value of the wrong
     type, size or range is named in C(problems) and left out, never used.
 options:
-  name:
-    description:
-      - DisplayName pattern of the product, with C(*) and C(?) wildcards, case-insensitive.
-    type: str
-    required: true
   users:
     description:
       - The users to report on, as C(user), C(COMPUTER\\user) or SID; default every user with a per-user install.
     type: list
     elements: str
-  updater_executable:
-    description:
-      - File name of the updater in the product's C(InstallDir) (the collection's assumption).
-    type: str
-    default: ExampleSuite.Updater.exe
-  policy_key:
-    description:
-      - Key of the policy values, relative to the user's hive (the collection's assumption).
-    type: str
-    default: Software\Policies\Example Corp\Example Office Suite\AutoUpdater
-  settings_key:
-    description:
-      - The product's key relative to the user's hive; the updater's values are in its C(AutoUpdater) subkey.
-    type: str
-    default: Software\Example Corp\Example Office Suite
-  suite_installer_cache:
-    description:
-      - The suite installer's package cache, relative to the user's profile, for C(requirements_unmet).
-    type: str
-    default: AppData\Local\Package Cache
-  task_path:
-    description:
-      - Task Scheduler folder of the startup tasks, each named by the user's SID.
-    type: str
-    default: \rollout.windows\AutoUpdater\
 extends_documentation_fragment:
+  - rollout.windows._autoupdater
   - rollout.windows._attributes
   - rollout.windows._attributes.read_only
   - rollout.windows._attributes.windows
