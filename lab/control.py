@@ -329,6 +329,30 @@ async def _suite_install(api: ControlServer, request: Request, params: dict[str,
     }
 
 
+@route("POST", "/hosts/(?P<name>[^/]+)/stage-server-installer")
+async def _stage_server_installer(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    """Place ExampleBackendSetup.exe on a server: {version, directory?} -> {path, sha256, size, version}."""
+    from lab.host.serverproduct import stage_server_installer
+
+    fh = api.host(params["name"])
+    body = _body(request)
+    directory = body.get("directory")
+    if directory is not None and (not isinstance(directory, str) or not directory):
+        raise ApiError(400, "directory must be a non-empty Windows path")
+    if fh.host.kind != "server":
+        raise ApiError(409, f"{fh.name} is not a server")
+    return stage_server_installer(fh.host, _field(body, "version"), directory)
+
+
+@route("GET", "/cluster")
+async def _cluster(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
+    """The servers' HA cluster: members, schema version and what happened when (history)."""
+    cluster = getattr(api.fleet, "cluster", None)
+    if cluster is None:
+        raise ApiError(404, "the fleet has no servers")
+    return {**cluster.snapshot(), "info": cluster.info()}
+
+
 @route("POST", "/clock/advance")
 async def _advance_clock(api: ControlServer, request: Request, params: dict[str, str]) -> t.Any:
     """Move the fleet's simulated clock forward: {seconds} or {to: ISO 8601}; what is due on the way runs."""

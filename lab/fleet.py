@@ -254,6 +254,7 @@ class Fleet:
                 download_url=cfg.backend_download_url,
             ),
             ca=self.ca,
+            cluster=self.cluster,  # the servers' HA cluster: GET /info reports it, updates drop local writes
         )
         await self.backend.start()
         self._start_updaters()

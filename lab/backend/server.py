@@ -29,7 +29,9 @@ from lab.backend.state import (
     THROTTLE_FEATURE,
     ApiError,
     Clients,
+    ClusterView,
     Lock,
+    Production,
     Sessions,
     Slot,
     Throttle,
@@ -110,6 +112,31 @@ class Backend:
             if version not in known:
                 raise ValueError(f"channel {channel!r} names version {version}, which is not in {config.packages_dir}")
         self.download_base = ""
+        # The servers this backend runs on (None: a single server). While one of them is in update mode,
+        # writes go to a server's local copy of the database, and the copy is dropped when the last one
+        # reconnects to production: what production held at the update's start is what remains.
+        self.cluster: ClusterView | None = None
+        self.production: Production | None = None
+
+    def observe_cluster(self) -> dict[str, t.Any] | None:
+        """The cluster as ``GET /info`` shows it; first drops what was written during an update that finished."""
+        if self.cluster is None:
+            return None
+        info = self.cluster.info()
+        held = self.production
+        if held is not None and (
+            not info["update_in_progress"] or self.cluster.finished_updates != held.finished_updates
+        ):
+            self.production = None
+            self.settings = dict(held.settings)
+            if self.throttle_enabled:
+                self.throttle.set_limit(self.settings.get("max_parallel_syncs"))
+            self.lock.__dict__.update(held.lock.__dict__, override_users=list(held.lock.override_users))
+            log.info("cluster %s reconnected to production: changes made during the update are gone", info["name"])
+        if info["update_in_progress"] and self.production is None:
+            lock = Lock(**{**self.lock.__dict__, "override_users": list(self.lock.override_users)})
+            self.production = Production(self.cluster.finished_updates, dict(self.settings), lock)
+        return info
 
     def features(self) -> list[str]:
         return [*FEATURES_9_2, THROTTLE_FEATURE] if self.throttle_enabled else list(FEATURES_9_2)
@@ -223,6 +250,7 @@ async def get_info(request: web.Request) -> web.Response:
             "version": backend.version,
             "api_version": "1",
             "features": backend.features(),
+            "cluster": backend.observe_cluster(),
         }
     )
 
@@ -412,6 +440,7 @@ async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
             for key in request.query:
                 if key not in allowed:
                     raise ApiError(422, "invalid", f"unknown query parameter {key!r}", field=key)
+        _backend(request).observe_cluster()  # an update that finished since the last request has dropped its writes
         return await handler(request)
     except ApiError as exc:
         return _json(exc.body(), status=exc.status, headers=exc.headers)
@@ -430,10 +459,11 @@ BACKEND_KEY = web.AppKey("backend", Backend)
 class BackendServer:
     """Serves one :class:`Backend` over HTTPS (HTTP when no CA is given) on the running loop."""
 
-    def __init__(self, config: BackendConfig, ca: LabCA | None = None) -> None:
+    def __init__(self, config: BackendConfig, ca: LabCA | None = None, cluster: ClusterView | None = None) -> None:
         self.config = config
         self.ca = ca
         self.backend = Backend(config)
+        self.backend.cluster = cluster
         self.url = ""
         self._runner: web.AppRunner | None = None
         self._sweeper: asyncio.Task[None] | None = None

@@ -478,6 +478,31 @@ class Sessions:
         return [s.public() for s in sorted(chosen, key=lambda s: s.started_at)]
 
 
+# ---- the server cluster -------------------------------------------------------------------------------
+
+
+class ClusterView(t.Protocol):
+    """The high-availability cluster the backend runs on, as the fleet hands it over (lab.host.cluster)."""
+
+    @property
+    def finished_updates(self) -> int:
+        """How many updates the last server finished (renewed the schema of the production database)."""
+        ...
+
+    def info(self) -> dict[str, t.Any]:
+        """``{name, members: [{name, version, mode}], update_in_progress, updated, total}``."""
+        ...
+
+
+@dataclass
+class Production:
+    """What the production database held when the first server went into update mode."""
+
+    finished_updates: int
+    settings: dict[str, int | None]
+    lock: Lock
+
+
 # ---- client reports ----------------------------------------------------------------------------------
 
 # What an auto-updater says its last check ended with (the LastOutcome values it leaves on the host).

@@ -18,7 +18,9 @@ Schema (every key optional; unknown keys are refused with the list of accepted o
         "language_mode": "FullLanguage" | "ConstrainedLanguage",  # what AppLocker/WDAC leave PowerShell
         "oem_codepage": 437 | 850 | 852 | 866,  # the console's OEM code page (437 en-US, 850 de-DE)
         "webview2": "machine" | "none" | "user:<name>[,<name>]",  # where the WebView2 Runtime is installed
-        "timezone": "Europe/Berlin"             # the host's local time zone (IANA name the lab maps to Windows)
+        "timezone": "Europe/Berlin",            # the host's local time zone (IANA name the lab maps to Windows)
+        "server_restart_duration": [min, max]   # servers: simulated seconds a member takes to restart and
+                                                #   reconnect once the last server renewed the schema
       },
       "faults": {
         "unreachable": true | false,            # host is off the network until cleared
@@ -26,7 +28,13 @@ Schema (every key optional; unknown keys are refused with the list of accepted o
         "drop_downtime": s,                     # simulated seconds the host stays away after a drop
         "backend_unreachable": true | false,    # the auto-updater cannot reach the backend
         "download_corrupt": n,                  # the auto-updater's next n package downloads fail their checksum
-        "office_never_closed": true | false     # the user reopens Office whenever the auto-updater looks
+        "office_never_closed": true | false,    # the user reopens Office whenever the auto-updater looks
+        "server_installer_exit": code | null,   # servers: the backend installer ends with this exit code
+                                                #   (e.g. 1603) and rolls back, until cleared with null
+        "server_unreachable_during_install": s, # servers: the next install takes the host off the network
+                                                #   for s simulated seconds, starting during it (0: off)
+        "server_no_reconnect": true | false     # servers: told the update is complete, the service does
+                                                #   not come back (stays in update mode, stopped)
       }
     }
 """
@@ -105,6 +113,7 @@ class Behaviour:
     oem_codepage: int = 437
     webview2: str = "machine"
     timezone: str = DEFAULT_TIMEZONE
+    server_restart_duration: tuple[float, float] = (5.0, 15.0)
 
     def as_dict(self, now_mono: float) -> dict[str, Any]:
         return {
@@ -121,6 +130,7 @@ class Behaviour:
             "oem_codepage": self.oem_codepage,
             "webview2": self.webview2,
             "timezone": self.timezone,
+            "server_restart_duration": list(self.server_restart_duration),
         }
 
 
@@ -132,9 +142,13 @@ class Faults:
     backend_unreachable: bool = False
     download_corrupt: int = 0
     office_never_closed: bool = False
+    server_installer_exit: int | None = None
+    server_unreachable_during_install: float = 0.0
+    server_no_reconnect: bool = False
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
+    def as_dict(self, server: bool = False) -> dict[str, Any]:
+        """The faults; those of the backend installer only for a server (a client has none)."""
+        out = {
             "unreachable": self.unreachable,
             "drop_next": self.drop_next,
             "drop_downtime": self.drop_downtime,
@@ -142,6 +156,9 @@ class Faults:
             "download_corrupt": self.download_corrupt,
             "office_never_closed": self.office_never_closed,
         }
+        if server:
+            out.update({key: getattr(self, key) for key in SERVER_FAULT_KEYS})
+        return out
 
 
 def seeded_behaviour(rng: random.Random, users: list[str]) -> Behaviour:
@@ -197,6 +214,7 @@ BEHAVIOUR_KEYS = (
     "oem_codepage",
     "webview2",
     "timezone",
+    "server_restart_duration",
 )
 FAULT_KEYS = (
     "unreachable",
@@ -205,7 +223,11 @@ FAULT_KEYS = (
     "backend_unreachable",
     "download_corrupt",
     "office_never_closed",
+    "server_installer_exit",
+    "server_unreachable_during_install",
+    "server_no_reconnect",
 )
+SERVER_FAULT_KEYS = FAULT_KEYS[-3:]
 CONTROL_KEYS = ("behaviour", "faults")
 DAY = 86400.0
 
@@ -270,6 +292,8 @@ def apply_behaviour(b: Behaviour, spec: dict[str, Any], now_mono: float, known_u
             accepted = ", ".join(WINDOWS_TIMEZONES)
             raise ValueError(f"behaviour.timezone must be one of {accepted}, got {spec['timezone']!r}")
         new.timezone = spec["timezone"]
+    if "server_restart_duration" in spec:
+        new.server_restart_duration = _range("behaviour.server_restart_duration", spec["server_restart_duration"], DAY)
     return new
 
 
@@ -321,8 +345,8 @@ def webview2_installed(registry: Registry, sid: str) -> bool:
     return False
 
 
-def apply_faults(f: Faults, spec: dict[str, Any]) -> Faults:
-    _keys("faults", spec, FAULT_KEYS)
+def apply_faults(f: Faults, spec: dict[str, Any], server: bool = True) -> Faults:
+    _keys("faults", spec, FAULT_KEYS if server else FAULT_KEYS[: -len(SERVER_FAULT_KEYS)])
     new = Faults(**f.__dict__)
     if "unreachable" in spec:
         if not isinstance(spec["unreachable"], bool):
@@ -335,7 +359,7 @@ def apply_faults(f: Faults, spec: dict[str, Any]) -> Faults:
         new.drop_next = value
     if "drop_downtime" in spec:
         new.drop_downtime = _number("faults.drop_downtime", spec["drop_downtime"], 0, DAY)
-    for key in ("backend_unreachable", "office_never_closed"):
+    for key in ("backend_unreachable", "office_never_closed", "server_no_reconnect"):
         if key in spec:
             if not isinstance(spec[key], bool):
                 raise ValueError(f"faults.{key} must be true or false, got {spec[key]!r}")
@@ -345,4 +369,13 @@ def apply_faults(f: Faults, spec: dict[str, Any]) -> Faults:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 1000:
             raise ValueError(f"faults.download_corrupt must be an integer from 0 to 1000, got {value!r}")
         new.download_corrupt = value
+    if "server_installer_exit" in spec:
+        code = spec["server_installer_exit"]
+        if code is not None and (isinstance(code, bool) or not isinstance(code, int) or not 1 <= code <= 65535):
+            raise ValueError(f"faults.server_installer_exit must be null or an exit code from 1 to 65535, got {code!r}")
+        new.server_installer_exit = code
+    if "server_unreachable_during_install" in spec:
+        new.server_unreachable_during_install = _number(
+            "faults.server_unreachable_during_install", spec["server_unreachable_during_install"], 0, DAY
+        )
     return new

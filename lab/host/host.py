@@ -23,6 +23,7 @@ from lab.host.autoupdater import is_updater_action, on_restart, start_updater
 from lab.host.behaviour import CONTROL_KEYS, apply_behaviour, apply_environment, apply_faults
 from lab.host.msiexec import Msiexec, MsiexecResult
 from lab.host.power import Power
+from lab.host.serverproduct import attach_server
 from lab.host.sessions import Sessions
 from lab.host.state import HostDropped
 from lab.host.tasks import TaskScheduler
@@ -36,6 +37,11 @@ PRIMITIVES: dict[str, PrimitiveCall] = {}
 
 class Host(Sessions, TaskScheduler, Power):
     """A simulated Windows 10/11 client or Windows Server with the state the collection touches."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.server is not None:
+            attach_server(self)  # the backend server product: its folders, service and registry values
 
     # -- msiexec and servers -------------------------------------------------------------------------------
     async def msiexec(self, argv: list[str], user: str) -> MsiexecResult:
@@ -59,6 +65,8 @@ class Host(Sessions, TaskScheduler, Power):
         super().reboot(downtime_sim_seconds)
         downtime = self.behaviour.reboot_downtime if downtime_sim_seconds is None else float(downtime_sim_seconds)
         on_restart(self, downtime)
+        if self.server is not None:
+            self.server.changed()  # the service started again with the host
 
     async def server_update(self, version: str) -> dict[str, Any]:
         """The backend installer on this server: service stops, update runs, cluster bookkeeping follows."""
@@ -95,7 +103,7 @@ class Host(Sessions, TaskScheduler, Power):
     def control_state(self) -> dict[str, Any]:
         return {
             "behaviour": self.behaviour.as_dict(self.clock.monotonic()),
-            "faults": self.faults.as_dict(),
+            "faults": self.faults.as_dict(server=self.kind == "server"),
             "network_up": self.network_up(),
         }
 
@@ -111,7 +119,7 @@ class Host(Sessions, TaskScheduler, Power):
         if "behaviour" in payload:
             behaviour = apply_behaviour(behaviour, payload["behaviour"], self.clock.monotonic(), self.users)
         if "faults" in payload:
-            faults = apply_faults(faults, payload["faults"])
+            faults = apply_faults(faults, payload["faults"], server=self.kind == "server")
         self.behaviour, self.faults = behaviour, faults
         if (behaviour.webview2, behaviour.timezone) != (previous.webview2, previous.timezone):
             apply_environment(self.registry, behaviour, lambda: list(self._sids.values()), self.sid_of)

@@ -23,16 +23,20 @@ What it does like Windows Installer:
   /norestart the quiet install reboots the machine itself and returns 1641.
 - A verbose log (UTF-16LE with BOM, as msiexec writes it) goes to the ``/L*V`` path.
 Transforms are checked for existence and recorded but not applied (no .mst parser).
+
+The command line is read in :mod:`lab.host.msiargs`, where files and registry values go in
+:mod:`lab.host.msitargets`, and the product's registration in :mod:`lab.host.msiregister`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from lab.host.msiargs import HIDDEN, InvalidCommandLine, Invocation, hidden_properties, loggable, parse_arguments
 from lab.host.msipackage import (
     MSI_CACHE,
     UPGRADE_ONLY_DETECT,
@@ -43,169 +47,14 @@ from lab.host.msipackage import (
     upgrade_matches,
     version_key,
 )
-from lab.host.registry import pack_guid
+from lab.host.msiregister import MACHINE_SID, register_product, unregister_product
+from lab.host.msitargets import install_context, registry_entries, target_dirs
 from lab.host.sessions import OFFICE_APPLICATIONS, Sessions
 from lab.host.state import HostDropped
 
-MACHINE_SID = "S-1-5-18"
-UNINSTALL = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall"
-USERDATA = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Installer\UserData"
-# RegisterProduct maps every product to its UpgradeCode here, per-user ones too, besides the per-context
-# UpgradeCodes key that PublishProduct writes (HKLM\SOFTWARE\Classes\Installer or the user's own hive).
-# Wine's msi conformance test test_register_product (dlls/msi/tests/action.c), which passes on Windows,
-# finds this key after a per-user and after a per-machine install.
-ALL_UPGRADE_CODES = r"SOFTWARE\Microsoft\Windows\CurrentVersion\Installer\UpgradeCodes"
-_PROPERTY = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)=(.*)$", re.DOTALL)
 _GUID = re.compile(r"^\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}$")
 # Windows Installer's text for 1605 (ERROR_UNKNOWN_PRODUCT), which the log shows for /x of a product not installed.
 NOT_INSTALLED = "This action is only valid for products that are currently installed."
-
-
-class InvalidCommandLine(ValueError):
-    pass
-
-
-@dataclass
-class Invocation:
-    action: str  # 'install' | 'uninstall'
-    target: str  # package path or product code
-    properties: dict[str, str] = field(default_factory=dict)
-    log_path: str | None = None
-    log_mode: str = ""
-    ui: str = "full"
-    restart: str = "default"  # 'default' | 'norestart' | 'forcerestart' | 'promptrestart'
-
-
-_PROPERTY_START = re.compile(r'([A-Za-z_][A-Za-z0-9_.]*)="')
-
-
-def split_command_line(line: str) -> list[str]:
-    """msiexec's reading of its command line, which is all a real msiexec ever gets.
-
-    ``NAME="value"`` takes everything up to the closing quote, a doubled ``""`` standing
-    for one ``"`` (msiexec's own property syntax, so a value may hold spaces, ``;``,
-    newlines or quotes); every other token follows the CommandLineToArgvW rules.
-    """
-    args: list[str] = []
-    i, n = 0, len(line)
-    while i < n:
-        if line[i] in " \t":
-            i += 1
-            continue
-        prop = _PROPERTY_START.match(line, i)
-        if prop:
-            value: list[str] = []
-            j = prop.end()
-            while j < n:
-                if line[j] == '"':
-                    if j + 1 < n and line[j + 1] == '"':
-                        value.append('"')
-                        j += 2
-                        continue
-                    j += 1
-                    break
-                value.append(line[j])
-                j += 1
-            args.append(f"{prop.group(1)}={''.join(value)}")
-            i = j
-            continue
-        token: list[str] = []
-        quoted = False
-        while i < n and (quoted or line[i] not in " \t"):
-            if line[i] == "\\":
-                k = i
-                while k < n and line[k] == "\\":
-                    k += 1
-                count = k - i
-                if k < n and line[k] == '"':
-                    token.append("\\" * (count // 2))
-                    if count % 2:
-                        token.append('"')
-                        i = k + 1
-                    else:
-                        i = k
-                    continue
-                token.append("\\" * count)
-                i = k
-                continue
-            if line[i] == '"':
-                quoted = not quoted
-                i += 1
-                continue
-            token.append(line[i])
-            i += 1
-        args.append("".join(token))
-    return args
-
-
-def parse_arguments(argv: list[str]) -> Invocation:
-    """Parse msiexec's argument array; options are case-insensitive and may start with '/' or '-'."""
-    if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
-        raise InvalidCommandLine("arguments must be a list of strings")
-    action: str | None = None
-    target = ""
-    props: dict[str, str] = {}
-    inv = Invocation("install", "")
-    i = 0
-    while i < len(argv):
-        arg = argv[i]
-        low = arg.lower()
-        prop = _PROPERTY.match(arg)
-        if prop and not arg.startswith(("/", "-")):
-            props[prop.group(1)] = prop.group(2)  # literally: quotes, spaces, ;, $(), backticks, newlines
-        elif low[:1] in ("/", "-") and len(low) > 1:
-            opt = low[1:]
-            if opt in ("i", "package", "x", "uninstall"):
-                if action is not None or i + 1 >= len(argv):
-                    raise InvalidCommandLine(f"option {arg} needs exactly one package or product code")
-                action = "install" if opt in ("i", "package") else "uninstall"
-                target = argv[i + 1]
-                i += 1
-            elif opt in ("q", "qn", "quiet", "qb", "qr", "qf", "passive", "qn+", "qb-", "qb+", "qb!", "qb!-"):
-                inv.ui = "quiet" if opt in ("q", "qn", "quiet") else opt
-            elif opt in ("norestart", "forcerestart", "promptrestart"):
-                inv.restart = opt
-            elif opt.startswith("l") and (opt == "log" or re.fullmatch(r"l[iwearucmopvx+!*]*", opt)):
-                if i + 1 >= len(argv):
-                    raise InvalidCommandLine(f"option {arg} needs a log file path")
-                inv.log_mode = opt[1:] if opt != "log" else "*v"
-                inv.log_path = argv[i + 1]
-                i += 1
-            else:
-                raise InvalidCommandLine(f"unsupported option {arg}")
-        else:
-            raise InvalidCommandLine(f"unexpected argument {arg!r}")
-        i += 1
-    if action is None or not target:
-        raise InvalidCommandLine("one of /i <package> or /x <package|ProductCode> is required")
-    inv.action, inv.target, inv.properties = action, target, props
-    return inv
-
-
-# "MsiHiddenProperties property" (learn.microsoft.com): the installer does not write the values of the
-# properties it names into the log; verbose logs show them as ten asterisks. Names are case-sensitive,
-# as property names are. (Where the Debug policy is 7 Windows logs command-line properties anyway; the
-# lab models the default policy.)
-HIDDEN = "**********"
-
-
-def hidden_properties(argv: list[str]) -> set[str]:
-    names: set[str] = set()
-    for arg in argv:
-        match = _PROPERTY.match(arg)
-        if match and match.group(1).lower() == "msihiddenproperties":
-            names |= {n for n in match.group(2).split(";") if n}
-    return names
-
-
-def loggable(argv: list[str]) -> list[str]:
-    """The command line as the verbose log shows it: values of hidden properties masked."""
-    hidden = hidden_properties(argv)
-    out = []
-    for arg in argv:
-        match = _PROPERTY.match(arg)
-        out.append(f"{match.group(1)}={HIDDEN}" if match and match.group(1) in hidden else arg)
-    return out
 
 
 @dataclass
@@ -235,163 +84,11 @@ class _Log:
         self.lines.append(text)
 
 
-def _context(pkg: MsiPackage, props: dict[str, str]) -> str:
-    allusers = props.get("ALLUSERS", pkg.properties.get("ALLUSERS", ""))
-    per_user_flag = props.get("MSIINSTALLPERUSER", pkg.properties.get("MSIINSTALLPERUSER", ""))
-    if allusers == "1":
-        return "machine"
-    if allusers == "2":
-        return "user" if per_user_flag == "1" else "machine"
-    return "user"
-
-
-def _target_dirs(host: Sessions, pkg: MsiPackage, context: str, user: str, props: dict[str, str]) -> dict[str, str]:
-    """Directory key -> target path (with trailing backslash, as Windows Installer keeps directory properties)."""
-    env = host.env(user)
-    local_programs = env["LOCALAPPDATA"] + "\\Programs"
-    roots = {
-        "TARGETDIR": "C:\\",
-        "ProgramFiles64Folder": local_programs if context == "user" else "C:\\Program Files",
-        "ProgramFilesFolder": local_programs if context == "user" else "C:\\Program Files (x86)",
-        "LocalAppDataFolder": env["LOCALAPPDATA"],
-        "AppDataFolder": env["APPDATA"],
-        "CommonAppDataFolder": "C:\\ProgramData",
-        "WindowsFolder": "C:\\Windows",
-        "TempFolder": env["TEMP"],
-    }
-    out: dict[str, str] = {}
-
-    def resolve(key: str, depth: int = 0) -> str:
-        if key in out:
-            return out[key]
-        if props.get(key):
-            path = props[key]
-        elif key in roots:
-            path = roots[key]
-        elif key in pkg.directories and depth < 64:
-            parent, name = pkg.directories[key]
-            base = resolve(parent, depth + 1) if parent else "C:\\"
-            path = base if name in (".", "SourceDir") else base.rstrip("\\") + "\\" + name
-        else:
-            path = "C:\\"
-        out[key] = path.rstrip("\\") + "\\"
-        return out[key]
-
-    for key in pkg.directories:
-        resolve(key)
-    return out
-
-
-def _registry_root(root: int, context: str, sid: str) -> tuple[str, str]:
-    """Registry table Root -> hive prefix. -1 is HKMU (wixl writes 4 for it); per-user HKMU means HKCU."""
-    if root in (-1, 4):
-        return ("HKLM", "") if context == "machine" else ("HKU", sid)
-    return {0: ("HKLM", "SOFTWARE\\Classes"), 1: ("HKU", sid), 2: ("HKLM", ""), 3: ("HKU", "")}.get(root, ("HKLM", ""))
-
-
-def _typed(value: str) -> tuple[str, Any]:
-    """Registry table value prefixes: #123 DWORD, #x binary, #% expandable, [~] multi-string."""
-    if value.startswith("#x"):
-        return "REG_BINARY", bytes.fromhex(value[2:])
-    if value.startswith("#%"):
-        return "REG_EXPAND_SZ", value[2:]
-    if value.startswith("##"):
-        return "REG_SZ", value[1:]
-    if value.startswith("#") and re.fullmatch(r"#[+-]?\d+", value):
-        return "REG_DWORD", int(value[1:]) % 2**32
-    if "\0" in value:
-        return "REG_MULTI_SZ", [p for p in value.split("\0") if p]
-    return "REG_SZ", value
-
-
 def _find_installed(host: Sessions, product_code: str, sid: str | None = None) -> dict[str, Any] | None:
     for product in host.products.values():
         if product["product_code"].upper() == product_code.upper() and (sid is None or product["sid"] == sid):
             return product
     return None
-
-
-def register_product(host: Sessions, product: dict[str, Any]) -> None:
-    """Write the registry entries Windows Installer writes for an installed product."""
-    reg = host.registry
-    pc, uc, sid = product["product_code"], product["upgrade_code"], product["sid"]
-    packed = pack_guid(pc)
-    major, minor, build = version_key(product["version"])
-    arp = {
-        "DisplayName": ("REG_SZ", product["name"]),
-        "DisplayVersion": ("REG_SZ", product["version"]),
-        "Publisher": ("REG_SZ", product["manufacturer"]),
-        "InstallDate": ("REG_SZ", product["install_date"]),
-        "InstallLocation": ("REG_SZ", product["install_location"]),
-        "InstallSource": ("REG_SZ", product["install_source"]),
-        "UninstallString": ("REG_EXPAND_SZ", f"MsiExec.exe /X{pc}"),
-        "ModifyPath": ("REG_EXPAND_SZ", f"MsiExec.exe /I{pc}"),
-        "WindowsInstaller": ("REG_DWORD", 1),
-        "Version": ("REG_DWORD", (major << 24 | minor << 16 | build) % 2**32),
-        "VersionMajor": ("REG_DWORD", major % 2**32),
-        "VersionMinor": ("REG_DWORD", minor % 2**32),
-        "Language": ("REG_DWORD", 1033),
-    }
-    view = 32 if product["arch"] == "Intel" else 64
-    if product["scope"] == "machine":
-        arp_key = f"HKLM\\{UNINSTALL}\\{pc}"
-        published = f"HKLM\\SOFTWARE\\Classes\\Installer\\Products\\{packed}"
-        upgrade = f"HKLM\\SOFTWARE\\Classes\\Installer\\UpgradeCodes\\{pack_guid(uc)}" if uc else None
-    else:
-        arp_key = f"HKU\\{sid}\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{pc}"
-        published = f"HKU\\{sid}\\Software\\Microsoft\\Installer\\Products\\{packed}"
-        upgrade = f"HKU\\{sid}\\Software\\Microsoft\\Installer\\UpgradeCodes\\{pack_guid(uc)}" if uc else None
-        view = 64
-    for name, (type_, data) in arp.items():
-        reg.set_value(arp_key, name, data, type_, view=view)
-    props_key = f"HKLM\\{USERDATA}\\{sid}\\Products\\{packed}\\InstallProperties"
-    for name, (type_, data) in arp.items():
-        reg.set_value(props_key, name, data, type_)
-    reg.set_value(props_key, "LocalPackage", product["local_package"])
-    reg.set_value(published, "ProductName", product["name"])
-    reg.set_value(published, "PackageCode", pack_guid(product["package_code"]) if product["package_code"] else "")
-    reg.set_value(published, "Version", arp["Version"][1], "REG_DWORD")
-    reg.set_value(published, "Assignment", 1 if product["scope"] == "machine" else 0, "REG_DWORD")
-    if upgrade:
-        reg.set_value(upgrade, packed, "")
-        reg.set_value(f"HKLM\\{ALL_UPGRADE_CODES}\\{pack_guid(uc)}", packed, "")
-    for entry in product["registry"]:
-        reg.set_value(entry["key"], entry["name"], entry["data"], entry["type"])
-
-
-def unregister_product(host: Sessions, product: dict[str, Any]) -> None:
-    reg = host.registry
-    pc, uc, sid = product["product_code"], product["upgrade_code"], product["sid"]
-    packed = pack_guid(pc)
-    view = 32 if product["arch"] == "Intel" and product["scope"] == "machine" else 64
-    if product["scope"] == "machine":
-        reg.delete_key(f"HKLM\\{UNINSTALL}\\{pc}", recurse=True, view=view)
-        reg.delete_key(f"HKLM\\SOFTWARE\\Classes\\Installer\\Products\\{packed}", recurse=True)
-        upgrade = f"HKLM\\SOFTWARE\\Classes\\Installer\\UpgradeCodes\\{pack_guid(uc)}" if uc else None
-    else:
-        reg.delete_key(f"HKU\\{sid}\\Software\\Microsoft\\Windows\\CurrentVersion\\Uninstall\\{pc}", recurse=True)
-        reg.delete_key(f"HKU\\{sid}\\Software\\Microsoft\\Installer\\Products\\{packed}", recurse=True)
-        upgrade = f"HKU\\{sid}\\Software\\Microsoft\\Installer\\UpgradeCodes\\{pack_guid(uc)}" if uc else None
-    reg.delete_key(f"HKLM\\{USERDATA}\\{sid}\\Products\\{packed}", recurse=True)
-    # The machine-wide map keeps a product code while another context (user) still has that product.
-    still = any(p is not product and p["product_code"].upper() == pc.upper() for p in host.products.values())
-    shared = f"HKLM\\{ALL_UPGRADE_CODES}\\{pack_guid(uc)}" if uc else None
-    for key in (upgrade, None if still else shared):
-        if key and reg.key_exists(key):
-            reg.delete_value(key, packed)
-            if not reg.values(key):
-                reg.delete_key(key, recurse=True)
-    for entry in product["registry"]:
-        reg.delete_value(entry["key"], entry["name"])
-    for path in product["files"]:
-        if host.files.is_file(path):
-            host.files.remove(path)
-    location = product["install_location"]
-    if location and host.files.is_dir(location) and not host.files.listdir(location):
-        host.files.remove(location)
-    if host.files.is_file(product["local_package"]):
-        host.files.remove(product["local_package"])
-    host.products.pop((sid, pc.upper()), None)
 
 
 class Msiexec:
@@ -529,7 +226,7 @@ class Msiexec:
                 log.add(f"Product: {pkg.product_name} -- Error 2729. Transform {transform} invalid or missing.")
                 return self._finish(1624, inv, started)
         props = {**pkg.properties, **inv.properties}
-        context = _context(pkg, inv.properties)
+        context = install_context(pkg, inv.properties)
         sid = MACHINE_SID if context == "machine" else host.sid_of(self.user)
         log.add(f"Original package ==> {package}")
         log.add(f"Package we're running from ==> {package}")
@@ -667,7 +364,7 @@ class Msiexec:
     def _commit(self, pkg: MsiPackage, inv: Invocation, props: dict[str, str], where: tuple[str, str, str]) -> None:
         context, sid, package = where
         host = self.host
-        dirs = _target_dirs(host, pkg, context, self.user, props)
+        dirs = target_dirs(host, pkg, context, self.user, props)
         props = {**props, **dirs}
         folder = package.rpartition("\\")[0]
         files: list[str] = []
@@ -680,12 +377,6 @@ class Msiexec:
             else:
                 host.files.write_bytes(dest, b"")  # cabinet extraction is not modelled
             files.append(host.files.canonical(dest))
-        registry: list[dict[str, Any]] = []
-        for row in pkg.registry:
-            hive, prefix = _registry_root(row["root"], context, sid)
-            key = "\\".join(p for p in (hive, prefix, format_text(row["key"], props)) if p)
-            type_, data = _typed(format_text(row["value"], props))
-            registry.append({"key": key, "name": format_text(row["name"], props), "type": type_, "data": data})
         install_dir = dirs.get("INSTALLDIR") or (dirs.get(pkg.files[0].target_dir, "") if pkg.files else "")
         host.files.mkdir("C:\\Windows\\Installer")
         local_package = f"C:\\Windows\\Installer\\{host.rng('localpackage').getrandbits(32):x}.msi"
@@ -710,7 +401,7 @@ class Msiexec:
             "properties": dict(inv.properties),  # exactly what arrived on the command line
             "transforms": inv.properties.get("TRANSFORMS", ""),
             "files": files,
-            "registry": registry,
+            "registry": registry_entries(pkg, context, sid, props),
         }
         host.products[(sid, pkg.product_code.upper())] = product
         register_product(host, product)

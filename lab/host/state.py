@@ -100,7 +100,7 @@ class HostState:
         self.server: ServerState | None = None
         if kind == "server":
             self.cluster = cluster if cluster is not None else Cluster()
-            self.server = self.cluster.join(name)
+            self.server = self.cluster.join(name, clock=clock)
         self.registry = Registry(self._sids)
         # A user's hive is loaded while the user has a session; the WinRM account's profile is loaded for its commands.
         self.registry.hive_loaded = lambda sid: (

@@ -14,7 +14,19 @@ so the dependency points one way, from here down to ``lab.host``.
 from __future__ import annotations
 
 # Importing the modules registers them.
-from lab.primitives import autoupdater, download, files, hostinfo, msi, products, programs, restart, sessions, usertasks
+from lab.primitives import (
+    autoupdater,
+    download,
+    files,
+    hostinfo,
+    msi,
+    products,
+    programs,
+    restart,
+    server,
+    sessions,
+    usertasks,
+)
 from lab.primitives.core import REGISTRY, PrimitiveContext, PrimitiveFailure, primitive
 
 __all__ = [
@@ -30,6 +42,7 @@ __all__ = [
     "products",
     "programs",
     "restart",
+    "server",
     "sessions",
     "usertasks",
 ]

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from lab.host.behaviour import TIMEZONE_KEY, WEBVIEW2_CLIENT, WEBVIEW2_MACHINE_KEY, WINDOWS_TIMEZONES
-from lab.host.msiexec import MACHINE_SID, USERDATA
+from lab.host.msiregister import MACHINE_SID, USERDATA
 from lab.host.registry import HiveError
 from lab.primitives.core import PrimitiveContext, PrimitiveFailure, arg_str, arg_str_list, primitive
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pymsi
 
 from lab.host import filesystem as fs
-from lab.host.msiexec import split_command_line
+from lab.host.msiargs import split_command_line
 from lab.host.msipackage import MSI_CACHE, MsiParseError
 from lab.primitives.core import PrimitiveContext, PrimitiveFailure, arg_str, primitive
 from lab.primitives.files import protect_folder

@@ -12,8 +12,8 @@ from __future__ import annotations
 import fnmatch
 from typing import TYPE_CHECKING, Any
 
-from lab.host.msiexec import ALL_UPGRADE_CODES, MACHINE_SID, USERDATA
 from lab.host.msipackage import MSI_CACHE, MsiParseError
+from lab.host.msiregister import ALL_UPGRADE_CODES, MACHINE_SID, USERDATA
 from lab.host.registry import pack_guid, unpack_guid
 from lab.primitives.core import PrimitiveContext, PrimitiveFailure, arg_str, primitive
 

@@ -1,7 +1,7 @@
 """Restart-Host: shutdown.exe with the command line the controller quoted, and the exit codes it gives.
 
 shutdown.exe gets one command line and reads it itself: its C runtime splits it by the
-CommandLineToArgvW rules (:func:`split_argv`), then it checks its options: ``/t`` from 0 to
+CommandLineToArgvW rules (:func:`lab.host.msiargs.split_argv`), then it checks its options: ``/t`` from 0 to
 315,360,000 seconds, a ``/c`` comment of at most 512 characters; an option it does not know, or a
 value out of range, is answered with 87, "The parameter is incorrect."
 (learn.microsoft.com/windows-server/administration/windows-commands/shutdown). The arguments it read
@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from lab.host.msiargs import split_argv
 from lab.primitives.core import PrimitiveContext, PrimitiveFailure, arg_str, primitive
 
 if TYPE_CHECKING:
@@ -28,43 +29,6 @@ DEFAULT_DELAY = 30  # /t left out: "The default is 30 seconds"
 ERROR_INVALID_PARAMETER = 87
 # shutdown.exe's other options: real ones the lab does not model, so they fail loudly instead of passing.
 _UNMODELLED = {"i", "l", "s", "sg", "g", "a", "p", "h", "e", "o", "hybrid", "soft", "fw", "m", "d"}
-
-
-def split_argv(line: str) -> list[str]:
-    """The arguments a program's C runtime (CommandLineToArgvW rules) reads from its command line.
-
-    Backslashes are literal except before a quote: 2n of them then stand for n and the quote opens or
-    closes a quoted part, 2n+1 for n and a literal quote.
-    """
-    args: list[str] = []
-    i, n = 0, len(line)
-    while i < n:
-        if line[i] in " \t":
-            i += 1
-            continue
-        token: list[str] = []
-        quoted = False
-        while i < n and (quoted or line[i] not in " \t"):
-            if line[i] == "\\":
-                k = i
-                while k < n and line[k] == "\\":
-                    k += 1
-                count = k - i
-                if k < n and line[k] == '"':
-                    token.append("\\" * (count // 2) + ('"' if count % 2 else ""))
-                    # An odd count escaped the quote; after an even one it opens or closes a quoted part.
-                    i = k + 1 if count % 2 else k
-                    continue
-                token.append(line[i:k])
-                i = k
-            elif line[i] == '"':
-                quoted = not quoted
-                i += 1
-            else:
-                token.append(line[i])
-                i += 1
-        args.append("".join(token))
-    return args
 
 
 def _restart_options(arguments: list[str]) -> tuple[int, str | None] | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lab.host import filesystem as fs
-from lab.host.msiexec import split_command_line
+from lab.host.msiargs import split_command_line
 from lab.primitives.core import PrimitiveContext, PrimitiveFailure, arg_str, arg_str_list, primitive
 from lab.primitives.files import protect_folder
 from lab.primitives.hostinfo import interactive_users

@@ -19,7 +19,8 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = argument_spec(
         "process_check_attempts": {"type": "int"},
         "install_attempts": {"type": "int"},
         "max_parallel_syncs": {"type": "int"},
-    }
+    },
+    writes=True,
 )
 
 
@@ -39,7 +40,7 @@ class ActionModule(BackendAction):
 
     def _run(self, client: _backend.BackendClient, args: dict[str, t.Any]) -> dict[str, t.Any]:
         wanted = wanted_settings(args)
-        info = client.info()
+        info = self.backend_info if self.backend_info is not None else client.info()  # read by the cluster check
         throttle_wanted = [name for name in _backend.THROTTLE_SETTINGS if name in wanted]
         if throttle_wanted and not _backend.has_throttle(info):
             raise ValueError(

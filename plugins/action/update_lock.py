@@ -19,7 +19,8 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = argument_spec(
         "state": {"type": "str", "choices": STATES, "required": True},
         "message": {"type": "str"},
         "override_users": {"type": "list", "elements": "str"},
-    }
+    },
+    writes=True,
 )
 MAX_MESSAGE = 1000
 MAX_OVERRIDE_USERS = 100

@@ -58,3 +58,17 @@ notes:
   - Credentials in C(~/.netrc) (or C($NETRC)) are never used. The token goes only in the C(Authorization)
     header, and a netrc entry for the backend's host cannot replace it.
 """
+
+    # The modules that write to the backend (BackendAction with argument_spec(..., writes=True)).
+    WRITES = r"""
+options:
+  allow_during_cluster_update:
+    description:
+      - Write even while the backend's HA cluster is being updated.
+      - Before writing, the module reads C(GET /api/v1/info); while its C(cluster.update_in_progress) is true it
+        refuses and nothing is written, also in check mode. A server in update mode works on a local copy of the
+        database, and what is written there is lost when it reconnects to production.
+      - With this set, the module writes anyway and warns.
+    type: bool
+    default: false
+"""

@@ -62,6 +62,7 @@ extends_documentation_fragment:
   - rollout.windows._attributes
   - rollout.windows._attributes.diff_mode_full
   - rollout.windows._backend
+  - rollout.windows._backend.writes
 author:
   - rollout.windows maintainers (@rollout-windows)
 seealso:

@@ -45,6 +45,7 @@ extends_documentation_fragment:
   - rollout.windows._attributes
   - rollout.windows._attributes.diff_mode_full
   - rollout.windows._backend
+  - rollout.windows._backend.writes
 notes:
   - Needs the admin token (O(backend_token)) also in check mode, for the list of sessions.
 author:

@@ -25,75 +25,67 @@ Choices the product's manual leaves open, made here once and deterministically:
   the last allowed poll that still finds them open schedules the check for the next local midnight.
 - Attempts are counted when they start (a download when a new version is found, an install when the
   applications are closed), so "2 of 5" while one runs means the second is under way.
+
+This module holds the rules and is the one to import; the values they work on are defined in
+``_schedule_types`` and the sentences that explain them in ``_schedule_text``.
 """
 
 from __future__ import annotations
 
-import enum
 import math
 import re
 import typing as t
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ansible_collections.rollout.windows.plugins.plugin_utils import _msi
+from ansible_collections.rollout.windows.plugins.plugin_utils._schedule_text import duration, table, why
+from ansible_collections.rollout.windows.plugins.plugin_utils._schedule_types import (
+    AFTER_INSTALL_SECONDS,
+    CUSTOMIZING_WITHOUT_VERSION,
+    UNRECOVERABLE_SECONDS,
+    Attempts,
+    Event,
+    Phase,
+    Restriction,
+    Row,
+    Schedule,
+    Settings,
+    State,
+    TableRow,
+    UpdateVerdict,
+    Zone,
+    utc,
+)
 
-AFTER_INSTALL_SECONDS = 5 * 60  # fixed by the product: the updater is closed by the install it started
-UNRECOVERABLE_SECONDS = 7 * 86_400  # fixed by the product
-
-Zone = str | int | timedelta | tzinfo  # what host_zone accepts
-
-
-class Row(enum.Enum):
-    """The rows of the product's interval table; every answer names exactly one."""
-
-    AFTER_INSTALL = "after_install"
-    ERROR = "error"
-    APPS_RUNNING = "apps_running"
-    UNRECOVERABLE = "unrecoverable"
-    DEFAULT = "default"
-
-    @property
-    def title(self) -> str:
-        """The row's name in sentences, so a "why" always starts with the row it explains."""
-        return _TITLES[self]
-
-
-_TITLES = {
-    Row.AFTER_INSTALL: "After an install by the auto-updater",
-    Row.ERROR: "After an error",
-    Row.APPS_RUNNING: "Applications still running",
-    Row.UNRECOVERABLE: "Unrecoverable error, user notified",
-    Row.DEFAULT: "Default",
-}
-
-
-class Event(enum.Enum):
-    """What an updater can report; values are the names a simulation or a host record uses."""
-
-    CHECK_NO_UPDATE = "check_no_update"
-    UPDATE_FOUND = "update_found"
-    DOWNLOAD_FAILED = "download_failed"
-    DOWNLOAD_OK = "download_ok"
-    APPS_RUNNING = "apps_running"
-    APPS_CLOSED = "apps_closed"
-    INSTALL_OK = "install_ok"
-    INSTALL_FAILED = "install_failed"
-    INSTALL_CHECK_FAILED = "install_check_failed"
-    UNRECOVERABLE_ERROR = "unrecoverable_error"
-    BACKEND_UNREACHABLE = "backend_unreachable"
-
-
-class Phase(enum.Enum):
-    """Where the updater is between two events; it decides which events can come next."""
-
-    IDLE = "idle"  # waiting for the next update check
-    DOWNLOADING = "downloading"  # a new version was found, its download runs
-    POLLING = "polling"  # downloaded, waiting for the Office applications to be closed
-    INSTALLING = "installing"  # the installer runs (and closes the updater)
-    VERIFYING = "verifying"  # the installer finished; the check 5 minutes later verifies it
-
+__all__ = [
+    "AFTER_INSTALL_SECONDS",
+    "CUSTOMIZING_WITHOUT_VERSION",
+    "UNRECOVERABLE_SECONDS",
+    "Attempts",
+    "Event",
+    "History",
+    "Phase",
+    "Restriction",
+    "Row",
+    "Schedule",
+    "Settings",
+    "State",
+    "TableRow",
+    "UpdateVerdict",
+    "Zone",
+    "advance",
+    "allowed_events",
+    "duration",
+    "host_zone",
+    "next_local_midnight",
+    "offered_update",
+    "predict",
+    "replay",
+    "schedule",
+    "table",
+]
 
 _ALLOWED = {
     Phase.IDLE: (Event.CHECK_NO_UPDATE, Event.UPDATE_FOUND, Event.BACKEND_UNREACHABLE),
@@ -103,151 +95,6 @@ _ALLOWED = {
     # A check that finds the new version installed is an ordinary check without an update.
     Phase.VERIFYING: (Event.CHECK_NO_UPDATE, Event.INSTALL_CHECK_FAILED, Event.BACKEND_UNREACHABLE),
 }
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The backend settings every updater loads at each check (names and seconds as the backend API has them).
-
-    Only positivity is checked: the ranges an admin may set are the backend's rules, enforced where
-    settings are written (``_backend.SETTING_RULES``); the model must describe whatever a client got.
-    """
-
-    update_check_interval: int = 86_400
-    error_interval: int = 3_600
-    download_attempts: int = 5
-    process_check_interval: int = 120
-    process_check_attempts: int = 120
-    install_attempts: int = 5
-
-    def __post_init__(self) -> None:
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{item.name} must be a whole number of at least 1, not {value!r}")
-
-    @classmethod
-    def from_backend(cls, settings: t.Mapping[str, t.Any]) -> Settings:
-        """From the backend's settings object; other keys (the sync throttle) are not the updater's."""
-        names = {item.name for item in fields(cls)}
-        return cls(**{key: value for key, value in settings.items() if key in names})
-
-    def as_dict(self) -> dict[str, t.Any]:
-        return _as_dict(self)
-
-
-@dataclass(frozen=True)
-class TableRow:
-    """One row of the interval table as an admin reads it."""
-
-    row: Row
-    situation: str
-    interval: str
-    setting: str | None  # the backend setting that changes it, None when the product fixes it
-
-    def as_dict(self) -> dict[str, t.Any]:
-        return _as_dict(self)
-
-
-def table(settings: Settings | None = None) -> tuple[TableRow, ...]:
-    """The interval table with these settings, in the manual's order, for modules and reports to show."""
-    s = settings or Settings()
-    midnight = "next day at midnight, host local time"
-    return (
-        TableRow(Row.AFTER_INSTALL, "restart after the updater's own install", duration(AFTER_INSTALL_SECONDS), None),
-        TableRow(Row.ERROR, "an error (also between download attempts)", duration(s.error_interval), "error_interval"),
-        TableRow(Row.APPS_RUNNING, "Office applications still open after the last poll", midnight, None),
-        TableRow(
-            Row.UNRECOVERABLE, "an unrecoverable error the user was told about", duration(UNRECOVERABLE_SECONDS), None
-        ),
-        TableRow(Row.DEFAULT, "otherwise", duration(s.update_check_interval), "update_check_interval"),
-    )
-
-
-@dataclass(frozen=True)
-class State:
-    """What an updater has recorded: the time and kind of its last event, and the attempts it has used.
-
-    ``at`` is the time of the last event (for an idle updater, its last update check). ``retrying``
-    is true while an update is still being worked on across checks (a download or install retry,
-    or applications open until midnight), so the attempts used so far carry over to the next check.
-    """
-
-    at: datetime
-    phase: Phase = Phase.IDLE
-    row: Row = Row.DEFAULT
-    last_event: Event | None = None
-    download_attempts: int = 0
-    install_attempts: int = 0
-    polls: int = 0
-    retrying: bool = False
-
-    def __post_init__(self) -> None:
-        # Kept in UTC: adding a timedelta to a zoned datetime adds wall-clock time, which would make
-        # "7 days" 167 or 169 hours across a daylight-saving change.
-        object.__setattr__(self, "at", _utc("at", self.at))
-
-    def as_dict(self) -> dict[str, t.Any]:
-        return _as_dict(self)
-
-    @classmethod
-    def from_dict(cls, data: t.Mapping[str, t.Any]) -> State:
-        """The inverse of ``as_dict``, for a state stored on a host or in a result."""
-        last = data.get("last_event")
-        return cls(
-            at=datetime.fromisoformat(data["at"]),
-            phase=Phase(data.get("phase", Phase.IDLE.value)),
-            row=Row(data.get("row", Row.DEFAULT.value)),
-            last_event=Event(last) if last else None,
-            download_attempts=int(data.get("download_attempts", 0)),
-            install_attempts=int(data.get("install_attempts", 0)),
-            polls=int(data.get("polls", 0)),
-            retrying=bool(data.get("retrying", False)),
-        )
-
-
-@dataclass(frozen=True)
-class Attempts:
-    used: int
-    limit: int
-
-    def as_dict(self) -> dict[str, t.Any]:
-        return _as_dict(self)
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """The answer for one state at one moment: the row in force, why, and when the next check is due."""
-
-    row: Row
-    why: str
-    phase: Phase
-    last_event_at: datetime
-    due_at: datetime  # UTC; a table row, counted from last_event_at (midnight: from the last poll)
-    due_at_local: str  # the same moment in the host's time, ISO 8601 with its offset then
-    interval_seconds: int
-    due: bool  # the interval has elapsed at "now": the updater checks at its next start
-    seconds_left: int
-    next_poll_at: datetime | None
-    attempts: dict[str, Attempts] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, t.Any]:
-        return {**_as_dict(self), "row_title": self.row.title}
-
-
-def _as_dict(value: t.Any) -> dict[str, t.Any]:
-    """A dataclass as JSON-ready plain values, so results and ansible facts need no custom encoder."""
-    return {item.name: _plain(getattr(value, item.name)) for item in fields(value)}
-
-
-def _plain(value: t.Any) -> t.Any:
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
-    return value.as_dict() if hasattr(value, "as_dict") else value
 
 
 # ---- time ---------------------------------------------------------------------------------------------
@@ -289,7 +136,7 @@ def next_local_midnight(after: datetime, zone: Zone) -> datetime:
     Returned in UTC: Python compares a local time inside a repeated hour as unequal to every time in
     another zone, so local datetimes serve only for display.
     """
-    after = _utc("after", after)
+    after = utc("after", after)
     tz = host_zone(zone)
     day = after.astimezone(tz).date() + timedelta(days=1)
     wall = datetime.combine(day, time(0))
@@ -316,21 +163,6 @@ def _first_instant_of(day: date, tz: tzinfo, after: datetime) -> datetime:
     return datetime.fromtimestamp(high, UTC)
 
 
-def duration(seconds: int) -> str:
-    """Seconds in words with the largest unit that divides them: 86400 -> "1 day", 5400 -> "90 minutes"."""
-    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
-        if seconds and seconds % size == 0:
-            count = seconds // size
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    return f"{seconds} second{'' if seconds == 1 else 's'}"
-
-
-def _utc(name: str, value: datetime) -> datetime:
-    if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise ValueError(f"{name} must be a datetime with a time zone, not {value!r}")
-    return value.astimezone(UTC)
-
-
 # ---- events -------------------------------------------------------------------------------------------
 
 History = t.Iterable[tuple[datetime, Event | str]]
@@ -350,7 +182,7 @@ def advance(state: State, event: Event | str, at: datetime, settings: Settings |
     """
     limits = settings or Settings()
     event = Event(event)
-    at = _utc("at", at)
+    at = utc("at", at)
     if at < state.at:
         raise ValueError(f"{event.value} at {at.isoformat()} is earlier than the last event ({state.at.isoformat()})")
     if event not in allowed_events(state):
@@ -442,7 +274,7 @@ def schedule(state: State, now: datetime, settings: Settings | None = None, zone
     open, and ``next_poll_at`` is the next poll.
     """
     limits = settings or Settings()
-    now = _utc("now", now)
+    now = utc("now", now)
     tz = host_zone(zone)
     next_poll: datetime | None = None
     if state.phase is Phase.POLLING:
@@ -459,11 +291,9 @@ def schedule(state: State, now: datetime, settings: Settings | None = None, zone
         "install": Attempts(state.install_attempts, limits.install_attempts),
         "polls": Attempts(state.polls, limits.process_check_attempts),
     }
-    interval_text = {item.row: item.interval for item in table(limits)}[state.row]
-    why = f"{state.row.title} ({interval_text}): {_reason(state, limits, tz, next_poll)} Next check: {_local(due, tz)}."
     return Schedule(
         row=state.row,
-        why=why,
+        why=why(state, limits, tz, next_poll, due),
         phase=state.phase,
         last_event_at=state.at,
         due_at=due,
@@ -483,95 +313,6 @@ def _row_seconds(row: Row, limits: Settings) -> int:
         Row.UNRECOVERABLE: UNRECOVERABLE_SECONDS,
         Row.DEFAULT: limits.update_check_interval,
     }[row]
-
-
-def _local(moment: datetime, tz: tzinfo) -> str:
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %z")
-
-
-def _reason(state: State, limits: Settings, tz: tzinfo, next_poll: datetime | None) -> str:
-    """The sentence after the row's title: what happened last, in the admin's terms."""
-    at = _local(state.at, tz)
-    download = f"download attempt {state.download_attempts} of {limits.download_attempts}"
-    install = f"install attempt {state.install_attempts} of {limits.install_attempts}"
-    polls = limits.process_check_attempts
-    if state.phase is Phase.POLLING and next_poll is not None:
-        seen = (
-            f"the download finished at {at}"
-            if state.polls == 0
-            else f"Office applications were open at poll {state.polls} of {polls}, at {at}"
-        )
-        return (
-            f"{seen}; the next poll for open Office applications is at {_local(next_poll, tz)}, every "
-            f"{duration(limits.process_check_interval)}; if they stay open through poll {polls}, the check "
-            "moves to the following midnight."
-        )
-    given_up = state.row is Row.UNRECOVERABLE
-    downloads_used = state.download_attempts >= limits.download_attempts
-    reasons: dict[Event | None, str] = {
-        None: f"the last update check was at {at}.",
-        Event.CHECK_NO_UPDATE: f"the check at {at} found nothing to install.",
-        Event.UPDATE_FOUND: f"the check at {at} found a new version; {download} runs and its outcome decides the row.",
-        Event.DOWNLOAD_FAILED: (
-            f"all {limits.download_attempts} download attempts failed, the last at {at}; the version waits for "
-            "the next regular check, which starts new attempts."
-            if downloads_used
-            else f"{download} failed at {at}; the next check retries the download."
-        ),
-        Event.APPS_RUNNING: f"Office applications were still open at the last of {polls} polls, at {at}.",
-        Event.APPS_CLOSED: (
-            f"the Office applications were closed at {at} and {install} started; the install closes the "
-            f"auto-updater, which checks its success {duration(AFTER_INSTALL_SECONDS)} later."
-        ),
-        Event.INSTALL_OK: f"{install} finished at {at}; the auto-updater now verifies the installation.",
-        Event.INSTALL_FAILED: f"{install} failed at {at}.",
-        Event.INSTALL_CHECK_FAILED: f"the check at {at} found that {install} did not install the new version.",
-        Event.UNRECOVERABLE_ERROR: f"an error that retrying cannot repair was shown to the user at {at}.",
-        Event.BACKEND_UNREACHABLE: f"the backend could not be reached at {at}.",
-    }
-    reason = reasons[state.last_event]
-    if state.last_event in (Event.INSTALL_FAILED, Event.INSTALL_CHECK_FAILED):
-        reason += (
-            f" All {limits.install_attempts} install attempts are used; the update is given up."
-            if given_up
-            else " The next check retries the update."
-        )
-    if state.last_event is Event.BACKEND_UNREACHABLE and state.phase is Phase.VERIFYING:
-        reason += " The installation is verified at the next check."
-    return reason
-
-
-# ---- restrictions -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Restriction:
-    """A documented limit of the auto-updater, with a stable name modules can match and a message to show."""
-
-    name: str
-    message: str
-
-    def as_dict(self) -> dict[str, t.Any]:
-        return _as_dict(self)
-
-
-CUSTOMIZING_WITHOUT_VERSION = Restriction(
-    "customizing_without_version",
-    "A customizing change without a new version is not an update: the auto-updater installs only new "
-    "versions, so publish a changed customizing together with a new version.",
-)
-
-
-@dataclass(frozen=True)
-class UpdateVerdict:
-    """Whether an updater would take an offered release, and why (with the restriction when one applies)."""
-
-    update: bool
-    reason: str
-    restriction: Restriction | None = None
-
-    def as_dict(self) -> dict[str, t.Any]:
-        return _as_dict(self)
 
 
 def offered_update(installed_version: str, offered_version: str, customizing_changed: bool = False) -> UpdateVerdict:

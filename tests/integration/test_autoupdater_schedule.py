@@ -14,8 +14,6 @@ import typing as t
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from lab.control import ControlClient
 from lab.fleet import FleetThread
 

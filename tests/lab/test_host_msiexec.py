@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from lab.clock import Clock
-from lab.host.msiexec import USERDATA, parse_arguments
+from lab.host.msiargs import parse_arguments
+from lab.host.msiregister import USERDATA
 from lab.host.registry import pack_guid
 
 UNINSTALL = r"HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall"
@@ -255,7 +256,7 @@ _HOSTILE = st.sampled_from([*list("ab \"\\';$()`\n\t&|<>%^!{}[]="), "ä", "€"]
 @given(st.lists(st.text(_HOSTILE, min_size=1, max_size=12), max_size=4), st.text(_HOSTILE, max_size=30))
 def test_controller_quoting_round_trips_through_msiexec_parsing(paths: list[str], value: str) -> None:
     from ansible_collections.rollout.windows.plugins.plugin_utils._msi import command_line
-    from lab.host.msiexec import split_command_line
+    from lab.host.msiargs import split_command_line
 
     arguments = ["/i", *paths, "/qn", "/L*V", "C:\\log dir\\x.log", f"PROP={value}"]
     assert split_command_line(command_line(arguments)) == arguments

@@ -19,7 +19,7 @@ from ansible_collections.rollout.windows.plugins.plugin_utils._cmdline import co
 from lab import collection
 from lab.downloads import ConnectProxy, DownloadServer, server_context
 from lab.host.certstore import trust_root
-from lab.host.msiexec import ALL_UPGRADE_CODES
+from lab.host.msiregister import ALL_UPGRADE_CODES
 from lab.host.registry import pack_guid
 from lab.primitives.download import (
     NETFX_KEY,

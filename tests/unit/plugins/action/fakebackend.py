@@ -36,6 +36,8 @@ class FakeBackend:
         self.throttle = state.Throttle(lease_seconds=600)
         self.requests: list[tuple[str, str, t.Any]] = []
         self.fail: urllib.error.URLError | None = None
+        # GET /info's cluster object (the lab backend's Cluster.info() shape) when set; a lone backend has none.
+        self.cluster: dict[str, t.Any] | None = None
 
     def writes(self) -> list[tuple[str, str, t.Any]]:
         return [r for r in self.requests if r[0] != "GET"]
@@ -59,7 +61,12 @@ class FakeBackend:
         throttled = state.has_throttle(self.version)
         features = [*state.FEATURES_9_2, *([state.THROTTLE_FEATURE] if throttled else [])]
         routes: dict[tuple[str, str], t.Callable[[], t.Any]] = {
-            ("GET", "/info"): lambda: {"version": self.version, "api_version": "1", "features": features},
+            ("GET", "/info"): lambda: {
+                "version": self.version,
+                "api_version": "1",
+                "features": features,
+                **({"cluster": self.cluster} if self.cluster is not None else {}),
+            },
             ("GET", "/settings"): lambda: dict(self.settings),
             ("PATCH", "/settings"): lambda: self._patch(body),
             ("GET", "/sync-slots"): self.throttle.usage,
@@ -103,6 +110,19 @@ def serve(monkeypatch: pytest.MonkeyPatch, backend: FakeBackend) -> None:
         original(self, conn, backend)
 
     monkeypatch.setattr(_backend.BackendClient, "__init__", init)
+
+
+def updating_cluster(updated: int = 1, total: int = 3) -> dict[str, t.Any]:
+    """GET /info's cluster while ``updated`` of ``total`` servers run the new version in update mode."""
+    members = [
+        {
+            "name": f"SRV{i}",
+            "version": "9.3.0" if i <= updated else "9.2.0",
+            "mode": "update" if i <= updated else "production",
+        }
+        for i in range(1, total + 1)
+    ]
+    return {"name": "backend", "members": members, "update_in_progress": True, "updated": updated, "total": total}
 
 
 def options(**more: t.Any) -> dict[str, t.Any]:

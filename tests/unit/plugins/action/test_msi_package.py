@@ -18,7 +18,7 @@ from ansible_collections.rollout.windows.plugins.action import msi_package
 from ansible_collections.rollout.windows.plugins.plugin_utils import _per_user, _retry
 from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import PrimitiveError
 from lab.host.filesystem import USERS
-from lab.host.msiexec import split_command_line
+from lab.host.msiargs import split_command_line
 from lab.msi import MSI_NAME, payload_files, product_code, upgrade_code
 from lab.primitives.core import PrimitiveContext
 from lab.primitives.files import protect_folder

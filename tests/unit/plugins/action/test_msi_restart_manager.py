@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.rollout.windows.plugins.action import msi_package
 from ansible_collections.rollout.windows.plugins.plugin_utils import _msi
-from lab.host.msiexec import split_command_line
+from lab.host.msiargs import split_command_line
 from lab.msi import MSI_NAME, product_code, upgrade_code
 from tests.unit.plugins.action.fakehost import FakeHost
 

@@ -10,8 +10,8 @@ import pytest
 
 from ansible_collections.rollout.windows.plugins.action import reboot
 from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import PrimitiveError
+from lab.host.msiargs import split_argv
 from lab.primitives.hostinfo import dotnet_o
-from lab.primitives.restart import split_argv
 from tests.unit.plugins.action.fakehost import FakeHost
 
 DOWNTIME = 30

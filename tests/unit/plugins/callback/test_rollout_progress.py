@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from ansible.errors import AnsibleError
 
 from ansible_collections.rollout.windows.plugins.callback import rollout_progress as rp
+from ansible_collections.rollout.windows.plugins.plugin_utils._progress import RolloutProgress, format_duration
 
 
 @dataclass
@@ -111,7 +113,7 @@ def _callback(tmp_path: Path, **options: t.Any) -> tuple[rp.CallbackModule, Fake
         **options,
     }
     clock = Clock()
-    callback.progress = rp.RolloutProgress(clock=clock, wall=lambda: 0.0)
+    callback.progress = RolloutProgress(clock=clock, wall=lambda: 0.0)
     return callback, display, clock
 
 
@@ -283,7 +285,7 @@ def test_wave_from_a_variable_and_a_second_play(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("seconds", "text"), [(0, "0s"), (59.6, "1m00s"), (61, "1m01s"), (3725, "1h02m05s")])
 def test_durations(seconds: float, text: str) -> None:
-    assert rp.format_duration(seconds) == text
+    assert format_duration(seconds) == text
 
 
 def test_a_failed_gate_stops_the_rollout_without_blaming_its_host(tmp_path: Path) -> None:
@@ -374,12 +376,12 @@ def test_a_report_dir_that_is_a_link_or_writable_by_others_is_refused(tmp_path: 
     real.mkdir(mode=0o700)
     link = tmp_path / "link"
     link.symlink_to(real)
-    with pytest.raises(rp.AnsibleError, match=f"{link} is a symlink"):
+    with pytest.raises(AnsibleError, match=f"{link} is a symlink"):
         _hostile_run(link)
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o777)
-    with pytest.raises(rp.AnsibleError, match=r"writable by other users \(mode 0777\).*chmod 700"):
+    with pytest.raises(AnsibleError, match=r"writable by other users \(mode 0777\).*chmod 700"):
         _hostile_run(shared)
     assert list(real.iterdir()) == []
     assert list(shared.iterdir()) == []

@@ -7,8 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ansible_collections.rollout.windows.plugins.plugin_utils import _cmdline, _msi
-from lab.host.msiexec import split_command_line
-from lab.primitives.restart import split_argv
+from lab.host.msiargs import split_argv, split_command_line
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from ansible_collections.rollout.windows.plugins.action import msi_package
 from ansible_collections.rollout.windows.plugins.plugin_utils import _msiexec
 from ansible_collections.rollout.windows.plugins.plugin_utils._msi_options import MsiOptions
 from ansible_collections.rollout.windows.plugins.plugin_utils._package_source import Package
-from lab.host.msiexec import split_command_line
+from lab.host.msiargs import split_command_line
 
 CODE = "{10010F76-051B-5BDC-831E-4348D9B33A7F}"
 OTHER = "{00000000-0000-0000-0000-000000000002}"
