@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs `molecule test` for every scenario under extensions/molecule/ against a lab fleet on loopback.
 #
-# The fleet (a few clients, 60 simulated seconds per real second) runs in the background for all
-# scenarios and is stopped on exit, whatever happens. Scenarios find it through the exported
+# The fleet (a few clients, 3 servers of one HA cluster, 60 simulated s per real s) runs in the background
+# for all scenarios and is stopped on exit, whatever happens. Scenarios find it through the exported
 # MOLECULE_LAB_INVENTORY and the wixl-built test packages through MOLECULE_LAB_PACKAGES (JSON).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,8 +29,9 @@ rm -f "$lab_dir/hosts.yml" "$lab_dir/serve.out" "$lab_dir/serve.log" "$lab_dir/s
 
 # Test fleets of the pytest layers take random 127.20-250.x.1 ranges; 127.19.x stays clear of them
 # and of a `make demo` fleet on the default 127.0.1.1.
-python -m lab serve --clients "${MOLECULE_LAB_CLIENTS:-3}" --time-scale 60 --seed 0 \
-    --base-address 127.19.1.1 --state-dir "$lab_dir/state" --inventory "$lab_dir/hosts.yml" \
+python -m lab serve --clients "${MOLECULE_LAB_CLIENTS:-3}" --servers "${MOLECULE_LAB_SERVERS:-3}" \
+    --time-scale 60 --seed 0 --base-address 127.19.1.1 --state-dir "$lab_dir/state" \
+    --inventory "$lab_dir/hosts.yml" \
     >"$lab_dir/serve.out" 2>"$lab_dir/serve.log" &
 lab_pid=$!
 

@@ -21,8 +21,16 @@ from lab.primitives.core import PrimitiveContext, PrimitiveFailure, arg_str, pri
 if TYPE_CHECKING:
     from lab.host.host import Host
 
-NAMES = ("Version", "Mode", "Database", "SchemaVersion", "ClusterName", "ClusterMembers", "UpdateProgress")
-NAMES += ("LastInstallLog",)
+NAMES = (
+    "Version",
+    "Mode",
+    "Database",
+    "SchemaVersion",
+    "ClusterName",
+    "ClusterMembers",
+    "UpdateProgress",
+    "LastInstallLog",
+)
 MAX_TEXT = 4096  # the primitive cuts every string at this length
 MAX_ITEMS = 256  # and a REG_MULTI_SZ at this many entries
 # RegistryValueKind's names, per registry type (learn.microsoft.com: Microsoft.Win32.RegistryValueKind).

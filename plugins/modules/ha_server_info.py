@@ -77,7 +77,8 @@ server:
       description: The same as the server writes it, C(n of m servers updated), else null.
       type: str
     service:
-      description: The service's status (C(Running), C(Stopped), C(StartPending) ...), null when there is no such service.
+      description:
+        - The service's status (C(Running), C(Stopped), C(StartPending) ...), null when there is no such service.
       type: str
     admin_console:
       description: Whether the admin console takes logins (production mode and the service running).

@@ -123,7 +123,7 @@ rc:
   returned: always
   type: int
 exit_code_meaning:
-  description: What O(rc) means.
+  description: What RV(rc) means.
   returned: when the installer ended
   type: str
 log_path:

@@ -83,7 +83,7 @@ def test_default_row_next_check_after_update_check_interval(
     user = _prepare(ansible, control, fleet, host, stable="9.3.0", update_check_interval=7200, **SETTINGS)
     restart(control, host)
     wait_for(fleet, host, user, lambda s: s["LastOutcome"] == "no_update")
-    row, due, _ = _predicted(ansible, host, user)
+    row, due, _entry = _predicted(ansible, host, user)
     assert row == "default"
     state = _happens_at(fleet, control, host, user, due)
     _checked_at(state, due)
@@ -123,7 +123,7 @@ def test_after_install_row_the_install_is_checked_5_minutes_later(
     user = _prepare(ansible, control, fleet, host, stable="9.3.1", **SETTINGS)
     restart(control, host)
     started = wait_for(fleet, host, user, lambda s: s["Phase"] in ("installing", "checking_install"))
-    row, due, _ = _predicted(ansible, host, user)
+    row, due, _entry = _predicted(ansible, host, user)
     assert row == "after_install"
     _checked_at(started, due - timedelta(seconds=300))
     state = _happens_at(fleet, control, host, user, due)
@@ -138,7 +138,7 @@ def test_after_a_verified_install_the_next_check_is_where_the_model_says(
     started = wait_for(fleet, host, user, lambda s: s["Phase"] == "checking_install")  # msiexec has ended
     advance_to(control, _utc(started["LastCheck"]) + timedelta(seconds=302))
     wait_for(fleet, host, user, lambda s: s["LastOutcome"] == "installed")
-    row, due, _ = _predicted(ansible, host, user)
+    row, due, _entry = _predicted(ansible, host, user)
     assert row == "default"
     state = _happens_at(fleet, control, host, user, due)
     _checked_at(state, due)
@@ -203,7 +203,7 @@ def test_apps_running_row_when_the_polls_cross_local_midnight(
     polling = wait_for(fleet, host, user, lambda s: s["Phase"] == "waiting_for_apps")
     advance_to(control, _utc(polling["LastCheck"]) + timedelta(seconds=302))
     wait_for(fleet, host, user, lambda s: s["LastOutcome"] == "apps_running")
-    row, due, _ = _predicted(ansible, host, user)
+    row, due, _entry = _predicted(ansible, host, user)
     assert row == "apps_running"
     state = _happens_at(fleet, control, host, user, due)
     _checked_at(state, due)

@@ -66,7 +66,8 @@ def test_state_of_a_server_in_production(servers: Servers) -> None:
     assert answer["values"]["ClusterMembers"] == ["SRV1", "SRV2"]
     assert answer["kinds"]["ClusterMembers"] == "MultiString"
     assert answer["kinds"]["Version"] == "String"
-    assert answer["values"]["UpdateProgress"] is None and answer["kinds"]["UpdateProgress"] is None
+    assert answer["values"]["UpdateProgress"] is None
+    assert answer["kinds"]["UpdateProgress"] is None
 
 
 def test_state_reports_a_values_kind_and_bounds_its_length(servers: Servers) -> None:
@@ -99,7 +100,9 @@ def test_installer_puts_a_server_in_update_mode_then_the_last_finishes_the_clust
 
 def test_a_wrong_digest_runs_nothing(servers: Servers) -> None:
     answer = servers.install("srv1", sha256="0" * 64)
-    assert answer["exists"] is True and answer["ran"] is False and answer["rc"] is None
+    assert answer["exists"] is True
+    assert answer["ran"] is False
+    assert answer["rc"] is None
     staged = servers.hosts["srv1"].files.read_bytes(r"C:\Install\Example Backend\9.3.0\ExampleBackendSetup.exe")
     assert answer["sha256"] == hashlib.sha256(staged).hexdigest().upper()
     assert servers.cluster.servers["srv1"].version == "9.2.0"
@@ -128,6 +131,8 @@ def test_a_failing_installer_returns_its_code_and_log_tail(servers: Servers) -> 
 def test_an_installer_past_its_timeout_is_left_running(servers: Servers) -> None:
     servers.hosts["srv1"].apply_control({"behaviour": {"msiexec_duration": [600, 600]}})
     answer = servers.install("srv1", timeout_seconds=60)
-    assert answer["running"] is True and answer["rc"] is None and isinstance(answer["pid"], int)
+    assert answer["running"] is True
+    assert answer["rc"] is None
+    assert isinstance(answer["pid"], int)
     servers.loop.run_until_complete(servers.clock.sleep(700))
     assert servers.cluster.servers["srv1"].mode == "update"

@@ -29,7 +29,9 @@ from pathlib import Path
 from ansible.plugins.loader import shell_loader
 
 from ansible_collections.rollout.windows.plugins.plugin_utils import _winhost
-from lab import primitives  # noqa: F401  # pylint: disable=unused-import  (importing it installs the twins in the host model)
+
+# Importing it installs the primitives' twins in the host model.
+from lab import primitives  # noqa: F401  # pylint: disable=unused-import
 from lab.clock import Clock
 from lab.host import BlobStore, HostDropped, make_host
 

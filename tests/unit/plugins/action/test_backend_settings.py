@@ -9,7 +9,7 @@ import pytest
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.rollout.windows.plugins.action import backend_settings
-from tests.unit.plugins.action.fakebackend import TOKEN, FakeBackend, options, serve
+from tests.unit.plugins.action.fakebackend import TOKEN, FakeBackend, options, serve, updating_cluster
 from tests.unit.plugins.action.fakehost import action_for
 
 
@@ -129,3 +129,29 @@ def test_an_unknown_setting_is_refused_by_the_argument_spec(backend: FakeBackend
     with pytest.raises(AnsibleActionFail, match="Unsupported parameters"):
         apply(install_retries=3)
     assert backend.requests == []
+
+
+def test_no_setting_is_written_while_the_backend_cluster_is_being_updated(backend: FakeBackend) -> None:
+    backend.cluster = updating_cluster(2, 3)
+    result = apply(install_attempts=3)
+    assert result["failed"] is True
+    assert result["msg"].startswith("the backend cluster backend is being updated (2 of 3 servers updated);")
+    assert backend.writes() == []
+    assert backend.requests == [("GET", "/info", None)]
+
+
+def test_allow_during_cluster_update_writes_with_a_warning_and_reads_info_once(backend: FakeBackend) -> None:
+    backend.cluster = updating_cluster(1, 2)
+    result = apply(install_attempts=3, allow_during_cluster_update=True)
+    assert result["changed"] is True
+    assert backend.settings["install_attempts"] == 3
+    assert any("may be lost when the server reconnects to production" in w for w in result["warnings"])
+    assert [r for r in backend.requests if r[1] == "/info"] == [("GET", "/info", None)]
+
+
+def test_an_unreadable_cluster_answer_writes_nothing(backend: FakeBackend) -> None:
+    backend.cluster = {"name": "backend", "update_in_progress": "yes"}
+    result = apply(install_attempts=3)
+    assert result["failed"] is True
+    assert "update_in_progress is not true or false" in result["msg"]
+    assert backend.writes() == []

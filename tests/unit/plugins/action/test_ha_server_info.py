@@ -66,7 +66,9 @@ def test_a_server_in_update_mode_has_no_admin_console(server: FakeHost) -> None:
         ("LastInstallLog", "\\\\evil\\share\\x.log", "REG_SZ", "is not a local path"),
     ],
 )
-def test_a_wrong_value_is_named_and_left_out(server: FakeHost, name: str, value: t.Any, kind: str, problem: str) -> None:
+def test_a_wrong_value_is_named_and_left_out(
+    server: FakeHost, name: str, value: t.Any, kind: str, problem: str
+) -> None:
     server.lab.registry.set_value(SETTINGS_KEY, name, value, kind)
     result = info(server)
     assert any(problem in p for p in result["problems"]), result["problems"]
@@ -85,7 +87,8 @@ def test_a_member_that_is_no_computer_name_is_left_out(server: FakeHost) -> None
 def test_a_host_without_the_product(server: FakeHost) -> None:
     result = info(server, settings_key=r"SOFTWARE\Nobody", service="Nothing")
     assert result["installed"] is False
-    assert result["server"]["version"] is None and result["server"]["service"] is None
+    assert result["server"]["version"] is None
+    assert result["server"]["service"] is None
     assert result["problems"] == []
 
 

@@ -50,7 +50,9 @@ def test_a_server_that_is_not_the_last_goes_to_update_mode_then_the_last_finishe
     assert result["winrm"]["commands"] == 3
     assert first.names() == ["Get-ServerState", "Invoke-ServerInstaller", "Get-ServerState"]
     args = first.calls[1][1]
-    assert args["command_line"].startswith('/quiet /norestart /log "C:\\ProgramData\\Example Backend\\Logs\\setup-9.3.0-')
+    assert args["command_line"].startswith(
+        '/quiet /norestart /log "C:\\ProgramData\\Example Backend\\Logs\\setup-9.3.0-'
+    )
 
     last = install(second, **staged(second))
     assert last.get("failed") is not True, last
@@ -81,7 +83,8 @@ def test_check_mode_reports_and_runs_nothing() -> None:
 def test_a_wrong_checksum_runs_nothing() -> None:
     host = server()
     result = install(host, **{**staged(host), "checksum": "sha256:" + "ab" * 32})
-    assert result["failed"] is True and result["changed"] is False
+    assert result["failed"] is True
+    assert result["changed"] is False
     assert f"not {'AB' * 32} as checksum says; nothing was run" in result["msg"]
     assert result["winrm"]["commands"] == 2
     assert host.lab.cluster.servers["srv1"].version == "9.2.0"
@@ -102,7 +105,8 @@ def test_a_failing_installer_names_the_server_the_meaning_and_the_log() -> None:
     assert (result["rc"], result["exit_code_meaning"]) == (1603, "a fatal error during the installation")
     assert result["msg"].startswith("SRV1: the installer of 9.3.0 failed with exit code 1603: a fatal error")
     assert "Example Backend Setup exits with code 1603" in result["msg"]
-    assert result["log_tail"] and result["winrm"]["commands"] == 2
+    assert result["log_tail"]
+    assert result["winrm"]["commands"] == 2
 
 
 def test_a_standard_user_is_refused_before_anything_runs() -> None:
@@ -130,7 +134,8 @@ def test_a_standard_user_is_refused_before_anything_runs() -> None:
 def test_a_bad_option_is_refused_before_any_command(option: str, value: t.Any, message: str) -> None:
     host = server()
     result = install(host, **{**staged(host), option: value})
-    assert result["failed"] is True and message in result["msg"]
+    assert result["failed"] is True
+    assert message in result["msg"]
     assert result["winrm"]["commands"] == 0
 
 

@@ -8,7 +8,7 @@ import pytest
 from ansible.errors import AnsibleActionFail
 
 from ansible_collections.rollout.windows.plugins.action import update_lock
-from tests.unit.plugins.action.fakebackend import FakeBackend, options, serve
+from tests.unit.plugins.action.fakebackend import FakeBackend, options, serve, updating_cluster
 from tests.unit.plugins.action.fakehost import action_for
 
 
@@ -95,3 +95,32 @@ def test_a_state_is_required(backend: FakeBackend) -> None:
     with pytest.raises(AnsibleActionFail, match="value of state must be one of: released, announced, locked"):
         lock(state="open")
     assert backend.requests == []
+
+
+def test_no_lock_is_written_while_the_backend_cluster_is_being_updated(backend: FakeBackend) -> None:
+    backend.cluster = updating_cluster(1, 3)
+    for check_mode in (False, True):
+        result = lock(check_mode=check_mode, state="locked", message="Now")
+        assert result["failed"] is True
+        assert result["msg"] == (
+            "the backend cluster backend is being updated (1 of 3 servers updated); a change now would be written "
+            "to a server's local database copy and lost when it reconnects to production. Run it after the update, "
+            "or set allow_during_cluster_update=true."
+        )
+    assert backend.writes() == []
+    assert {path for _method, path, _body in backend.requests} == {"/info"}
+
+
+def test_allow_during_cluster_update_writes_and_warns(backend: FakeBackend) -> None:
+    backend.cluster = updating_cluster(2, 3)
+    result = lock(state="locked", message="Now", allow_during_cluster_update=True)
+    assert result["changed"] is True
+    assert backend.lock.state == "locked"
+    assert any("(2 of 3 servers updated)" in w for w in result["warnings"])
+
+
+def test_a_cluster_not_being_updated_changes_nothing_about_a_write(backend: FakeBackend) -> None:
+    backend.cluster = {**updating_cluster(3, 3), "update_in_progress": False}
+    result = lock(state="locked", message="Now")
+    assert result["changed"] is True
+    assert result["warnings"] == []
