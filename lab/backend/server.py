@@ -23,7 +23,10 @@ from pathlib import Path
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from lab.backend.rollout import Rollouts
+from lab.backend.rollout_routes import RolloutWiring, install_rollout_routes
 from lab.backend.state import (
+    CLIENT_ID,
     FEATURES_9_2,
     LOCK_STATES,
     THROTTLE_FEATURE,
@@ -54,7 +57,11 @@ MAX_WAIT = 60
 SWEEP_INTERVAL = 0.25
 _NAME = re.compile(r"^[^\x00-\x1f]{1,256}$")
 # Query parameters each operation knows; any other is refused, so a typo (?stat=all) never passes silently.
-_QUERY = {("POST", API + "/sync-slots"): ("wait",), ("GET", API + "/sessions"): ("state",)}
+_QUERY = {
+    ("POST", API + "/sync-slots"): ("wait",),
+    ("GET", API + "/sessions"): ("state",),
+    ("GET", API + "/releases/{channel}"): ("client",),
+}
 
 
 def lab_token(seed: int, kind: str) -> str:
@@ -111,6 +118,7 @@ class Backend:
         for channel, version in self.channels.items():
             if version not in known:
                 raise ValueError(f"channel {channel!r} names version {version}, which is not in {config.packages_dir}")
+        self.rollouts = Rollouts(self.channels, known)
         self.download_base = ""
         # The servers this backend runs on (None: a single server). While one of them is in update mode,
         # writes go to a server's local copy of the database, and the copy is dropped when the last one
@@ -141,10 +149,12 @@ class Backend:
     def features(self) -> list[str]:
         return [*FEATURES_9_2, THROTTLE_FEATURE] if self.throttle_enabled else list(FEATURES_9_2)
 
-    def release(self, channel: str) -> dict[str, t.Any]:
+    def release(self, channel: str, client: str | None = None) -> dict[str, t.Any]:
+        """The channel's release; a client of a published ring of the running rollout gets the rollout's."""
         version = self.channels.get(channel)
         if version is None:
             raise ApiError(404, "not_found", f"no channel {channel!r}; channels: {', '.join(sorted(self.channels))}")
+        version = self.rollouts.visible_version(channel, client) or version
         base = self.download_base.rstrip("/") + "/"
 
         def file(f: t.Any) -> dict[str, t.Any]:
@@ -336,7 +346,10 @@ async def list_releases(request: web.Request) -> web.Response:
 @routes.get(API + "/releases/{channel}")
 async def get_release(request: web.Request) -> web.Response:
     _role(request)
-    return _json(_backend(request).release(request.match_info["channel"]))
+    client = request.headers.get("X-Client") or request.query.get("client")
+    if client is not None and not CLIENT_ID.match(client):
+        raise ApiError(422, "invalid", "the client id must be a computer name, optionally with \\user", "client")
+    return _json(_backend(request).release(request.match_info["channel"], client))
 
 
 @routes.get(API + "/update-lock")
@@ -481,6 +494,7 @@ class BackendServer:
         app = web.Application(middlewares=[errors], client_max_size=MAX_BODY)
         app[BACKEND_KEY] = self.backend
         app.add_routes(routes)
+        install_rollout_routes(app, RolloutWiring(_require, _body, _only, _backend))
         if cfg.download_url is None and cfg.packages_dir is not None and cfg.packages_dir.is_dir():
             app.router.add_static("/downloads/", cfg.packages_dir)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

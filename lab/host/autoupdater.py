@@ -20,7 +20,7 @@ import hashlib
 import json
 import logging
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 UPDATER_EXE = "ExampleSuite.Updater.exe"
 TASK_PATH = "\\rollout.windows\\AutoUpdater\\"
 CHANNEL = "stable"
+CHECKNOW = "/checknow"  # the argument that makes the updater check at once (the collection's assumption)
 NO_WEBVIEW2 = "The WebView2 Runtime is not installed; the auto-updater cannot start."
 UNRECOVERABLE_MESSAGE = (
     "Example Office Suite could not be updated to {version}. Please contact your administrator. "
@@ -107,17 +108,21 @@ class Updater:
             self.timer = None
 
     # -- start -----------------------------------------------------------------------------------------------
-    def start(self) -> bool:
-        """The updater process starts (startup task, Start-ScheduledTask); False when one already works (mutex)."""
+    def start(self, checknow: bool = False) -> bool:
+        """The updater process starts (startup task, Start-ScheduledTask); False when one already works (mutex).
+
+        ``checknow`` (the ``/checknow`` argument, the collection's assumption): check at once, whatever the
+        interval in force says; an install waiting for its check is still checked when that check is due.
+        """
         if self.busy and self.boot == self.host.boot_id:
             return False  # a step of this boot's process is running; one of an earlier boot died with it
         self.stop()
         self.boot = self.host.boot_id
         self.started += 1
-        self._run(self._decide)
+        self._run(lambda: self._decide(checknow))
         return True
 
-    async def _decide(self) -> None:
+    async def _decide(self, checknow: bool = False) -> None:
         policy = self.hive.policy()
         if policy["Enabled"] != 1 or not isinstance(policy["BackendUrl"], str) or not policy["BackendUrl"]:
             return  # turned off (or never configured): the process ends at once
@@ -142,7 +147,7 @@ class Updater:
                 self._at(verify_at, self._verify)
             return
         last = parse_utc(state.LastCheck)
-        if last is None or state.Phase != "idle":  # never checked, or a check a restart interrupted
+        if checknow or last is None or state.Phase != "idle":  # asked to, never checked, or a check interrupted
             await self._check()
             return
         due = next_due(state, last, self.host.behaviour.timezone)
@@ -172,7 +177,7 @@ class Updater:
             settings = await client.settings()
             loaded = {k: _int(settings.get(k), v) for k, v in config.items()}
             self.hive.write(Config=json.dumps(loaded, sort_keys=True))
-            release = await client.release(CHANNEL)
+            release = await client.release(CHANNEL, self.client_id)
         except BackendError as exc:
             await self._conclude("error", str(exc))
             return
@@ -344,12 +349,14 @@ def principal_user(host: Sessions, principal: str) -> str:
     return principal.rsplit("\\", 1)[-1]
 
 
-def start_updater(host: Sessions, user: str) -> int:
-    """The updater exe runs as ``user``: 0 when it started (or one already runs), 2 (file not found) without a hub."""
+def start_updater(host: Sessions, user: str, arguments: Sequence[str] = ()) -> int:
+    """The updater exe runs as ``user`` with ``arguments``: 0 when it started (or one already runs), 2 (file
+    not found) without a hub. ``/checknow`` among the arguments makes it check at once."""
     hub = hub_of(host)
     if hub is None:
         return 2  # ERROR_FILE_NOT_FOUND: this host has no simulated updater attached
-    hub.updater(host, principal_user(host, user)).start()
+    checknow = CHECKNOW in " ".join(arguments).lower().split()
+    hub.updater(host, principal_user(host, user)).start(checknow)
     return 0
 
 

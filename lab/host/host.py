@@ -7,9 +7,9 @@ host is looked at. That keeps 1,000 idle hosts at zero CPU.
 
 ``Host`` composes the parts of the model: its state (:mod:`.state`), sessions and processes
 (:mod:`.sessions`), the task scheduler (:mod:`.tasks`) and restarts (:mod:`.power`), and adds
-msiexec, the server update, control and the snapshot. It runs a primitive's envelope (network,
-counters, a connection dropped mid-command) but knows no primitive: the layer above installs them
-in :data:`PRIMITIVES`, so the host model never imports ``lab.primitives``.
+msiexec, the server update, control and the snapshot. It offers the envelope every command runs in
+(network, counters, a connection dropped mid-command) but knows no primitive: the layer above
+(:func:`lab.primitives.core.run`) picks one and hands its work in, so the model never imports it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from lab.host.autoupdater import is_updater_action, on_restart, start_updater
 from lab.host.behaviour import CONTROL_KEYS, apply_behaviour, apply_environment, apply_faults
@@ -28,11 +28,7 @@ from lab.host.sessions import Sessions
 from lab.host.state import HostDropped
 from lab.host.tasks import TaskScheduler
 
-PrimitiveCall = Callable[["Host", dict[str, Any], str], Awaitable[tuple[int, str, str]]]
-"""One primitive: ``(host, args, user) -> (rc, stdout, stderr)`` as powershell.exe ends."""
-# The primitives every host can run, by name. The layer above fills it (lab.primitives does when it
-# is imported), so the host model runs a primitive's envelope without knowing any primitive.
-PRIMITIVES: dict[str, PrimitiveCall] = {}
+T = TypeVar("T")
 
 
 class Host(Sessions, TaskScheduler, Power):
@@ -57,7 +53,7 @@ class Host(Sessions, TaskScheduler, Power):
         if exe == "msiexec.exe":
             return (await self.msiexec(action["arguments"], user)).rc
         if is_updater_action(action):
-            return start_updater(self, user)
+            return start_updater(self, user, action["arguments"])
         return 0
 
     def reboot(self, downtime_sim_seconds: float | None = None) -> None:
@@ -77,27 +73,26 @@ class Host(Sessions, TaskScheduler, Power):
         await self.clock.sleep(self.rng("server_update").uniform(lo, hi))
         return self.cluster.server_updated(self.name, version)
 
-    # -- primitives ----------------------------------------------------------------------------------------
-    async def run_primitive(self, name: str, args: dict[str, Any], user: str) -> tuple[int, str, str]:
-        """Run the lab implementation of a primitive: (rc, stdout, stderr) as powershell.exe would produce."""
+    # -- commands ------------------------------------------------------------------------------------------
+    async def run_command(self, name: str, work: Callable[[], Awaitable[T]]) -> T:
+        """Run one WinRM command, the primitive ``name``, whose ``work`` the layer above supplies.
+
+        The host decides only what Windows decides around any command: whether it is reachable, the
+        ``primitive:<name>`` count, and a connection that drops mid-command (``HostDropped``), after
+        which the work keeps running on the host, as it would.
+        """
         self.settle()
         if not self.network_up():
             raise HostDropped(f"{self.name} is not on the network")
         key = f"primitive:{name}"
         self.counters[key] = self.counters.get(key, 0) + 1
-        if not PRIMITIVES:
-            raise RuntimeError("no primitives in the host model: import lab.primitives first")
-        call = PRIMITIVES.get(name)
-        if call is None:
-            return 1, "", f"lab: not implemented: primitive {name}"
         if self.faults.drop_next > 0:
-            # The connection drops mid-command; the command itself keeps running on the host, as it would.
             self.faults.drop_next -= 1
-            self._spawn(call(self, args, user))
+            self._spawn(work())
             await asyncio.sleep(0)
             self._go_offline(self.faults.drop_downtime)
             raise HostDropped(f"{self.name} dropped the connection during {name}")
-        return await call(self, args, user)
+        return await work()
 
     # -- control -------------------------------------------------------------------------------------------
     def control_state(self) -> dict[str, Any]:

@@ -32,8 +32,8 @@ class BackendClient(Protocol):
         """``GET /settings``."""
         ...
 
-    async def release(self, channel: str) -> dict[str, Any]:
-        """``GET /releases/{channel}``."""
+    async def release(self, channel: str, client: str) -> dict[str, Any]:
+        """``GET /releases/{channel}`` as client ``client`` (``COMPUTER\\user``): a backend may answer per client."""
         ...
 
     async def acquire_slot(self, client: str) -> tuple[str | None, float]:
@@ -79,10 +79,21 @@ class HttpBackendClient:
             pinned.verify_mode = ssl.CERT_NONE
             self.ssl = pinned
 
-    async def _request(self, method: str, url: str, json: Any = None, ok: tuple[int, ...] = (200,)) -> Any:
-        headers = {"Authorization": f"Bearer {self.token}"}
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        json: Any = None,
+        ok: tuple[int, ...] = (200,),
+        *,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        headers = {"Authorization": f"Bearer {self.token}", **(headers or {})}
         try:
-            async with self.session.request(method, url, json=json, headers=headers, ssl=self.ssl) as resp:
+            async with self.session.request(
+                method, url, json=json, headers=headers, params=params, ssl=self.ssl
+            ) as resp:
                 self._check_pin(resp)
                 body = await resp.read()
                 if resp.status not in ok:
@@ -109,8 +120,12 @@ class HttpBackendClient:
     async def settings(self) -> dict[str, Any]:
         return (await self._request("GET", self.api + "/settings"))[1]  # type: ignore[no-any-return]
 
-    async def release(self, channel: str) -> dict[str, Any]:
-        return (await self._request("GET", f"{self.api}/releases/{channel}"))[1]  # type: ignore[no-any-return]
+    async def release(self, channel: str, client: str) -> dict[str, Any]:
+        # The id goes as X-Client and as ?client=: a header carries only ASCII (.NET's HttpClient refuses
+        # anything else), the query carries any user name percent-encoded; a backend may read either.
+        headers = {"X-Client": client} if client.isascii() else {}
+        url = f"{self.api}/releases/{channel}"
+        return (await self._request("GET", url, headers=headers, params={"client": client}))[1]  # type: ignore[no-any-return]
 
     async def acquire_slot(self, client: str) -> tuple[str | None, float]:
         status, body = await self._request("POST", self.api + "/sync-slots", {"client": client}, (200, 201, 404, 429))

@@ -6,9 +6,9 @@ host exactly where the PowerShell would read and change Windows, and returns the
 same JSON shape. ``PrimitiveFailure`` becomes ``{"failed": true, "msg": ...}`` with rc 1,
 which is what the prelude's ``trap`` produces on Windows.
 
-Registering a primitive also puts it into the host model's table (``lab.host.host.PRIMITIVES``):
-the host runs the envelope (network, counters, a dropped connection) and this layer the primitive,
-so the dependency points one way, from here down to ``lab.host``.
+This layer also dispatches: :func:`lab.primitives.core.run` looks the primitive up and runs it inside
+the host's command envelope (``Host.run_command``: network, counters, a dropped connection), so the
+dependency points one way, from here down to ``lab.host``, and the host model knows no primitive.
 """
 
 from __future__ import annotations

@@ -251,3 +251,77 @@ async def set_auto_updater(host: Host, args: dict[str, Any], ctx: PrimitiveConte
             registered.update(user_id=sid, logon_type="S4U", run_level="Limited")
         done.append({"sid": sid, "values": changed, "task": task or "unchanged"})
     return {"users": done}
+
+
+# Task Scheduler's results before a task has started (SCHED_S_TASK_HAS_NOT_RUN, SCHED_S_TASK_QUEUED).
+NOT_STARTED = (267011, 267045)
+START_WAIT_SECONDS = 30.0
+
+
+def _startup_tasks(host: Host, task_path: str, exe: str) -> list[dict[str, Any]]:
+    """The tasks in ``task_path`` that start ``exe`` at system startup, in the order Get-ScheduledTask lists."""
+    folder = (task_path if task_path.endswith("\\") else task_path + "\\").lower()
+    return [
+        task
+        for task in host.tasks.values()
+        if task["path"].lower() == folder
+        and task["trigger"].get("type") == "startup"
+        and str(task["action"]["exe"]).rsplit("\\", 1)[-1].lower() == exe.lower()
+    ]
+
+
+async def _start_once(host: Host, sid: str, user: str, *, exe: str, argument: str, now_path: str) -> None:
+    """Register-, Start- and Unregister-ScheduledTask of the one-shot task, once Task Scheduler has started it."""
+    task = host.register_task(sid, user=user, trigger={"type": "demand"}, exe=exe, arguments=[argument], path=now_path)
+    task.update(user_id=sid, logon_type="S4U", run_level="Limited")
+    try:
+        host.start_task(sid, now_path)
+        deadline = host.clock.monotonic() + START_WAIT_SECONDS
+        # start_task shows Running at once; the run itself begins when the scheduler picks it up (last_run).
+        while task["last_run"] is None or task["last_result"] in NOT_STARTED:
+            if host.clock.monotonic() >= deadline:
+                raise PrimitiveFailure("Task Scheduler did not start the task within 30 seconds")
+            await host.clock.sleep(0.25)
+        result = task["last_result"] & 0xFFFFFFFF
+        if result >= 0x80000000:  # a launch failure (logon refused, program missing): the updater never ran
+            raise PrimitiveFailure(f"Task Scheduler could not start the task (0x{result:08X})")
+    finally:
+        host.unregister_task(sid, now_path)
+
+
+@primitive("Start-AutoUpdaterNow")
+async def start_auto_updater_now(host: Host, args: dict[str, Any], ctx: PrimitiveContext) -> dict[str, Any]:
+    policy_key, task_path, now_path, exe, argument = (
+        arg_str(args, k) or "" for k in ("policy_key", "task_path", "now_path", "updater_executable", "argument")
+    )
+    wanted = arg_str_list(args, "users", required=False)
+    start = bool(args.get("start"))
+    done = []
+    for task in _startup_tasks(host, task_path, exe):
+        sid = str(task["name"])
+        account = _account(host, sid)
+        if not _matches(wanted, sid, account):
+            continue
+        entry: dict[str, Any] = {
+            "sid": sid,
+            "user": account,
+            "policy_enabled": False,
+            "task_state": task["state"],
+            "started": False,
+            "error": None,
+        }
+        try:
+            with user_hive(host, sid, profile_path(host, sid)) as root:
+                value = host.registry.get(f"{root}\\{policy_key}", "Enabled")
+            entry["policy_enabled"] = isinstance(value, int) and not isinstance(value, bool) and value == 1
+        except PrimitiveFailure as exc:
+            entry["error"] = exc.msg
+        user = host.user_of_sid(sid)
+        if start and entry["policy_enabled"] and entry["task_state"] != "Disabled" and user is not None:
+            try:
+                await _start_once(host, sid, user, exe=str(task["action"]["exe"]), argument=argument, now_path=now_path)
+                entry["started"] = True
+            except PrimitiveFailure as exc:
+                entry["error"] = exc.msg
+        done.append(entry)
+    return {"users": done}

@@ -1,7 +1,8 @@
-"""What every lab primitive is built from: its registration, its arguments and how it fails.
+"""What every lab primitive is built from: its registration, its arguments, how it fails and how it runs.
 
 Kept apart from the package's ``__init__`` (which imports every primitive module so that they
-register) so that the primitive modules import this and never their own package.
+register) so that the primitive modules import this and never their own package. Importing this
+module imports the package first, so :data:`REGISTRY` is full whenever :func:`run` can be called.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import json
 import traceback
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeVar, cast
 
-from lab.host.host import PRIMITIVES, Host, PrimitiveCall
+from lab.host.host import Host
 from lab.host.state import HostDropped
+
+T = TypeVar("T")
 
 
 class PrimitiveFailure(Exception):
@@ -29,6 +32,12 @@ class PrimitiveContext:
     user: str  # the WinRM account the command runs as
 
 
+class CommandHost(Protocol):
+    """What running a primitive needs of a host besides the state the primitive reads: the command envelope."""
+
+    async def run_command(self, name: str, work: Callable[[], Awaitable[T]]) -> T: ...
+
+
 Impl = Callable[[Host, dict[str, Any], PrimitiveContext], Awaitable[dict[str, Any]]]
 REGISTRY: dict[str, Impl] = {}
 
@@ -40,29 +49,41 @@ def primitive(name: str) -> Callable[[Impl], Impl]:
         if name in REGISTRY:
             raise ValueError(f"primitive {name} registered twice")
         REGISTRY[name] = impl
-        PRIMITIVES[name] = _command(impl)
         return impl
 
     return wrap
 
 
-def _command(impl: Impl) -> PrimitiveCall:
+async def run(host: CommandHost, name: str, args: Any, user: str) -> tuple[int, str, str]:
+    """Run primitive ``name`` on ``host`` as ``user``: (rc, stdout, stderr) as powershell.exe ends.
+
+    The host's envelope comes first even for a primitive the lab lacks, as the command would reach
+    Windows; ``HostDropped`` from it propagates. A host that is not the lab's model (a stand-in the
+    WinRM server serves) answers for the members its primitives read.
+    """
+    impl = REGISTRY.get(name)
+
+    async def work() -> tuple[int, str, str]:
+        if impl is None:
+            return 1, "", f"lab: not implemented: primitive {name}"
+        return await _command(impl, cast(Host, host), args, user)
+
+    return await host.run_command(name, work)
+
+
+async def _command(impl: Impl, host: Host, args: Any, user: str) -> tuple[int, str, str]:
     """``impl`` as powershell.exe runs it: (rc, stdout, stderr), failures as the prelude's ``trap`` reports them."""
-
-    async def run(host: Host, args: Any, user: str) -> tuple[int, str, str]:
-        if not isinstance(args, dict):  # stdin holds any JSON value
-            return 1, _json({"failed": True, "msg": "arguments must be a JSON object"}), ""
-        try:
-            result = await impl(host, args, PrimitiveContext(user=user))
-        except PrimitiveFailure as exc:
-            return 1, _json({"failed": True, "msg": exc.msg}), ""
-        except HostDropped:
-            raise
-        except Exception as exc:  # a lab bug must surface as a failed command, not kill the server
-            return 1, _json({"failed": True, "msg": f"lab internal error: {exc!r}"}), traceback.format_exc()
-        return 0, _json(result), ""
-
-    return run
+    if not isinstance(args, dict):  # stdin holds any JSON value
+        return 1, _json({"failed": True, "msg": "arguments must be a JSON object"}), ""
+    try:
+        result = await impl(host, args, PrimitiveContext(user=user))
+    except PrimitiveFailure as exc:
+        return 1, _json({"failed": True, "msg": exc.msg}), ""
+    except HostDropped:
+        raise
+    except Exception as exc:  # a lab bug must surface as a failed command, not kill the server
+        return 1, _json({"failed": True, "msg": f"lab internal error: {exc!r}"}), traceback.format_exc()
+    return 0, _json(result), ""
 
 
 def _json(result: dict[str, Any]) -> str:

@@ -6,7 +6,8 @@ Three kinds of command reach a host:
     removal, modules), recognised by the action name in their stdin manifest;
 (b) the collection's primitives: its bootstrap on the command line (``_winhost.is_bootstrap``)
     with the primitive and its arguments on stdin, or a primitive script on the command line
-    itself; recognised by ``_winhost.recognise`` and run by the host model;
+    itself; recognised by ``_winhost.recognise`` and run by :func:`lab.primitives.core.run`
+    inside the host's command envelope;
 (c) anything else. That answers exit code 1 and ``lab: not implemented: ...`` so
     nothing the lab does not model can pass silently.
 """
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import collection
+from lab.primitives import core
 
 if t.TYPE_CHECKING:
     from lab.winrm.hostapi import WinRMHost
@@ -208,7 +210,7 @@ async def _run_primitive(host: WinRMHost, user: str, script: str, stdin: bytes, 
         args = json.loads(stdin.decode("utf-8")) if stdin.strip() else {}
     except ValueError as exc:
         return _fail(json.dumps({"failed": True, "msg": f"arguments on stdin are not JSON: {exc}"}))
-    rc, out, err = await host.run_primitive(primitive, args, user)
+    rc, out, err = await core.run(host, primitive, args, user)
     # Windows PowerShell 5.1 encodes stdout in the OEM code page unless the script switched to
     # UTF-8; a non-ASCII user name then arrives garbled, as it would from a real PC.
     codec = "utf-8" if utf8 else f"cp{host.behaviour.oem_codepage}"
@@ -218,7 +220,7 @@ async def _run_primitive(host: WinRMHost, user: str, script: str, stdin: bytes, 
 async def execute(host: WinRMHost, user: str, command: str, arguments: list[str], stdin: bytes) -> Outcome:
     """Run one WinRM command on ``host`` as ``user``. ``HostDropped`` from the host model propagates.
 
-    The host model counts ``primitive:<name>`` itself; this counts ``builtin:<script>``, ``not_implemented``
+    The host's command envelope counts ``primitive:<name>``; this counts ``builtin:<script>``, ``not_implemented``
     and ``refused:command_line_too_long``.
     """
     if len(" ".join([command, *arguments]).strip()) > MAX_COMMAND_LINE:

@@ -3,14 +3,19 @@
 The lab's own model (:class:`lab.host.Host`) and the tests' stand-in (``tests/lab/_winrm_fakehost.py``)
 both satisfy :class:`WinRMHost`; :mod:`.server` and :mod:`.commands` use nothing else of a host.
 Members are read-only properties so a model may implement them as plain attributes of a narrower type.
+The primitives themselves come from :mod:`lab.primitives`, which reads the lab's model; another model
+offers the command envelope and the members the primitives it is asked to run read.
 """
 
 from __future__ import annotations
 
 import typing as t
+from collections.abc import Awaitable, Callable
 
 if t.TYPE_CHECKING:
     from lab.host.filesystem import FileSystem
+
+T = t.TypeVar("T")
 
 
 class WinRMConsole(t.Protocol):
@@ -29,7 +34,7 @@ class WinRMConsole(t.Protocol):
 
 @t.runtime_checkable
 class WinRMHost(t.Protocol):
-    """A host as its WinRM listener sees it: credentials, reachability, counters, files and primitives."""
+    """A host as its WinRM listener sees it: credentials, reachability, counters, files and the command envelope."""
 
     @property
     def name(self) -> str: ...
@@ -76,6 +81,10 @@ class WinRMHost(t.Protocol):
         """``~`` of ``user``."""
         ...
 
-    async def run_primitive(self, name: str, args: dict[str, t.Any], user: str) -> tuple[int, str, str]:
-        """Run the collection's primitive ``name``: exit code, stdout, stderr (``HostDropped`` drops the call)."""
+    async def run_command(self, name: str, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work``, the lab side of the collection's primitive ``name``, as one command on the host.
+
+        The envelope is the host's (reachability, counters, ``HostDropped`` to drop the call); what the
+        primitive does is ``lab.primitives``' business, which hands it in.
+        """
         ...

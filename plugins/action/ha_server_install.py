@@ -33,7 +33,8 @@ POLL_SECONDS = 5.0
 PRIMITIVE = "Invoke-ServerInstaller"
 
 
-def _outcome(state: ServerState, changed: bool, rc: int | None) -> dict[str, t.Any]:
+def _outcome(state: ServerState, changed: bool, rc: int | None, version: str) -> dict[str, t.Any]:
+    """``finished``: this server runs ``version`` in production, so the cluster's update is complete."""
     return {
         "changed": changed,
         "version": state.version,
@@ -41,7 +42,7 @@ def _outcome(state: ServerState, changed: bool, rc: int | None) -> dict[str, t.A
         "database": state.database,
         "progress": state.progress,
         "progress_text": state.progress_text,
-        "finished": state.mode == "production" and state.database == "production",
+        "finished": state.version == version and state.mode == "production" and state.database == "production",
         "rc": rc,
         "server": state.as_dict(),
         "problems": state.problems,
@@ -82,21 +83,21 @@ class ActionModule(WinHostAction):
                     f"{who} runs {version} but reports no valid mode ({'; '.join(state.problems) or state.summary()}); "
                     "it is not installed again: check the server"
                 )
-            return {**_outcome(state, False, None), "msg": f"{who} already runs {version} ({state.mode} mode)"}
+            return {**_outcome(state, False, None, version), "msg": f"{who} already runs {version} ({state.mode} mode)"}
         self._refuse(state, who, version, args)
         if self._task.check_mode:
-            result = _outcome(state, True, None)
+            result = _outcome(state, True, None, version)
             result["msg"] = f"{who} would be updated from {state.version} to {version} with {request['installer']}"
             return result
         run = _checked_run(host.run(PRIMITIVE, request))
         failure = self._failure(run, request, who, args)
         if failure:
-            return {**_outcome(state, bool(run.get("ran")), run["rc"]), **failure}
+            return {**_outcome(state, bool(run.get("ran")), run["rc"], version), **failure}
         code = _server.exit_code(int(run["rc"]))
         if not code.ok:
             tail = run["log_tail"]
             return {
-                **_outcome(state, True, code.code),
+                **_outcome(state, True, code.code, version),
                 "failed": True,
                 "exit_code_meaning": code.meaning,
                 "log_path": request["log_path"],
@@ -106,7 +107,7 @@ class ActionModule(WinHostAction):
             }
         state = self._wait(host, question, version, float(args["wait_timeout"]), clock=clock, sleep=sleep)
         result = {
-            **_outcome(state, True, code.code),
+            **_outcome(state, True, code.code, version),
             "exit_code_meaning": code.meaning,
             "log_path": request["log_path"],
         }

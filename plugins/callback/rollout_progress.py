@@ -33,6 +33,23 @@ description:
   - A failed C(run_once) task (a gate between waves) stops the rollout after its batch; the report
     names the batch and the gate's message under C(stopped_by_gate), not the host the task ran on.
   - A play with the play variable C(rollout_progress_ignore=true) (a preparation play) is left out.
+  - The report says what was rolled out and how (product, version before and after, method, strategy and
+    gates) from the fact C(rollout_progress_run), which the C(rollout.windows.rollout) role sets once per
+    batch with C(ansible.builtin.set_fact) and C(run_once). The callback reads it from that task's result,
+    not from variables, so any play can describe itself the same way. Its keys are C(product), C(version)
+    (after the rollout), C(previous) (a mapping of host to its version before the batch, null when not
+    installed), C(method) (C(push) or C(autoupdater)), C(strategy), C(success_percentage),
+    C(soak_seconds), C(approval) and C(max_fail_percentage); every key is optional and a later batch's
+    value wins. Without the fact, these show as C(unknown).
+  - Per wave the report counts hosts C(published), C(adopted), C(pending) and C(failed). With C(push)
+    (counted from the hosts) a host is published when its batch started, adopted when its batch ended
+    without a failure of it (the install verifies the version), failed when a task failed it, and pending
+    otherwise (running, unreachable, or its batch stopped). A method that counts adoption itself (the
+    auto-updater's backend) adds C(waves) to the fact, a mapping of wave name to those four counts, which
+    then replace the counts from the hosts.
+  - A timeline in every report gives when each wave started (its first batch began), passed its gate (its
+    last batch ended without a stop, after the gate's soak and approval) or stopped (its batch was ended by
+    Ansible or by a failed gate, with the reason), as local times and seconds since the playbook started.
   - Off unless enabled, with C(callbacks_enabled = rollout.windows.rollout_progress) in the
     C([defaults]) section of C(ansible.cfg) or E(ANSIBLE_CALLBACKS_ENABLED=rollout.windows.rollout_progress).
 requirements:
@@ -112,13 +129,18 @@ notes:
 import re
 import time
 import typing as t
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.rollout.windows.plugins.plugin_utils._progress import UNASSIGNED, RolloutProgress, natural_key
+from ansible_collections.rollout.windows.plugins.plugin_utils._progress import (
+    RUN_FACT,
+    UNASSIGNED,
+    RolloutProgress,
+    natural_key,
+)
 from ansible_collections.rollout.windows.plugins.plugin_utils._progress_report import (
     RENDERERS,
     report_folder,
@@ -211,6 +233,9 @@ class CallbackModule(CallbackBase):
 
     def v2_runner_on_ok(self, result: t.Any) -> None:
         if self._watching:
+            facts = result.result.get("ansible_facts")
+            if isinstance(facts, Mapping) and RUN_FACT in facts:
+                self.progress.describe(facts[RUN_FACT])
             self.progress.record(result.host.get_name(), "ok", result.task.get_name())
             self._maybe_print()
 

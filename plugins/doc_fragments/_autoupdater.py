@@ -6,13 +6,8 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    DOCUMENTATION = r"""
-options:
-  name:
-    description:
-      - DisplayName pattern of the product, with C(*) and C(?) wildcards, case-insensitive.
-    type: str
-    required: true
+    # Where the updater is switched on: the modules that only act on an enabled updater share these.
+    _UPDATER = r"""
   updater_executable:
     description:
       - File name of the updater in the product's C(InstallDir) (the collection's assumption).
@@ -24,6 +19,20 @@ options:
         is what users can only read under Windows' default ACL.
     type: str
     default: Software\Policies\Example Corp\Example Office Suite\AutoUpdater
+  task_path:
+    description:
+      - Task Scheduler folder of the startup tasks; each task is named by the user's SID.
+    type: str
+    default: \rollout.windows\AutoUpdater\
+"""
+    DOCUMENTATION = (
+        r"""
+options:
+  name:
+    description:
+      - DisplayName pattern of the product, with C(*) and C(?) wildcards, case-insensitive.
+    type: str
+    required: true
   settings_key:
     description:
       - The product's key relative to the user's hive, with C(InstallDir); the updater keeps its state in its
@@ -35,9 +44,7 @@ options:
       - The suite installer's package cache, relative to the user's profile folder (the collection's assumption).
     type: str
     default: AppData\Local\Package Cache
-  task_path:
-    description:
-      - Task Scheduler folder of the startup tasks; each task is named by the user's SID.
-    type: str
-    default: \rollout.windows\AutoUpdater\
 """
+        + _UPDATER
+    )
+    UPDATER = "options:\n" + _UPDATER

@@ -250,6 +250,26 @@ class BackendClient:
         body = {"state": state, "message": message, "override_users": override_users}
         return self._call("PUT", "/update-lock", body, auth=True)
 
+    # -- the rollout through the auto-updater (admin token, also to read)
+    def rollout(self) -> dict[str, t.Any]:
+        return self._call("GET", "/rollout", auth=True)
+
+    def rollout_progress(self) -> dict[str, t.Any]:
+        return self._call("GET", "/rollout/progress", auth=True)
+
+    def define_rollout(self, body: dict[str, t.Any]) -> dict[str, t.Any]:
+        return self._call("PUT", "/rollout", body, auth=True)
+
+    def set_rollout_state(self, state: str) -> dict[str, t.Any]:
+        return self._call("PATCH", "/rollout", {"state": state}, auth=True)
+
+    def publish_ring(self, ring: str) -> dict[str, t.Any]:
+        return self._call("POST", f"/rollout/rings/{urllib.parse.quote(ring, safe='')}/publish", auth=True)
+
+    def gate_ring(self, ring: str, passed: bool, reason: str | None) -> dict[str, t.Any]:
+        body = {"passed": passed, "reason": reason}
+        return self._call("POST", f"/rollout/rings/{urllib.parse.quote(ring, safe='')}/gate", body, auth=True)
+
     # -- transport
     def _call(self, method: str, path: str, body: t.Any = None, auth: bool = False) -> dict[str, t.Any]:
         conn = self.conn

@@ -11,11 +11,19 @@ from __future__ import annotations
 import re
 import time
 import typing as t
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 FAILED_STATES = ("failed", "unreachable")
 UNASSIGNED = "unassigned"
+# The fact a rollout play sets (roles/rollout) to say what it rolls out and how; the callback reads it
+# from the task's result, so no play or host variable has to be looked up.
+RUN_FACT = "rollout_progress_run"
+# What it may say about the run, each kept as given (the latest value wins): see the callback's documentation.
+RUN_KEYS = ("product", "version", "method", "strategy")
+GATE_KEYS = ("success_percentage", "soak_seconds", "approval", "max_fail_percentage")
+ADOPTION_KEYS = ("published", "adopted", "pending", "failed")
+_TEXT_LIMIT = 200
 _REASON_LIMIT = 2000
 _NUMBER_RE = re.compile(r"(\d+)")
 
@@ -24,6 +32,25 @@ def natural_key(name: str) -> list[t.Any]:
     """Sort key that puts the pilot first, wave_10 after wave_9 and hosts in no wave last."""
     rank = 0 if name == "pilot" else 2 if name == UNASSIGNED else 1
     return [rank, *[int(part) if part.isdigit() else part for part in _NUMBER_RE.split(name)]]
+
+
+def _count(value: t.Any) -> int:
+    """A count from a published fact; anything that is not a whole non-negative number counts as 0."""
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _scalar(value: t.Any) -> t.Any:
+    """A published value as the report keeps it: numbers and booleans as they are, anything else as bounded text."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    return str(value)[:_TEXT_LIMIT]
+
+
+def _stamp(wall: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(wall))
 
 
 def format_duration(seconds: float) -> str:
@@ -64,6 +91,8 @@ class PlayRecord:
     batches: list[BatchRecord] = field(default_factory=list)
     wave_started: dict[str, float] = field(default_factory=dict)
     wave_ended: dict[str, float] = field(default_factory=dict)
+    # Per wave, what the rollout method itself counted (the auto-updater's backend); push counts from hosts.
+    adoption: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 class RolloutProgress:
@@ -79,6 +108,9 @@ class RolloutProgress:
         self.started = clock()
         self.ended: float | None = None
         self.plays: list[PlayRecord] = []
+        # What the rollout play published about itself (RUN_FACT), and each host's version before it.
+        self.run: dict[str, t.Any] = {}
+        self.previous: dict[str, str | None] = {}
 
     @property
     def play(self) -> PlayRecord | None:
@@ -140,6 +172,25 @@ class RolloutProgress:
         if play is not None and play.batches and play.batches[-1].ended is None:
             play.batches[-1].stop_reason = f"{task}: {msg or ''}"[:_REASON_LIMIT]
 
+    def describe(self, fact: t.Any) -> None:
+        """What a rollout play published (RUN_FACT); each batch adds its hosts' versions before the rollout."""
+        if not isinstance(fact, Mapping):
+            return
+        for key in (*RUN_KEYS, *GATE_KEYS):
+            if fact.get(key) not in (None, ""):
+                self.run[key] = _scalar(fact[key])
+        previous = fact.get("previous")
+        if isinstance(previous, Mapping):
+            self.previous.update(
+                {str(h): None if v in (None, "") else str(v)[:_TEXT_LIMIT] for h, v in previous.items()}
+            )
+        waves = fact.get("waves")
+        play = self.play
+        if isinstance(waves, Mapping) and play is not None:
+            for wave, counts in waves.items():
+                if isinstance(counts, Mapping):
+                    play.adoption[str(wave)] = {key: _count(counts.get(key)) for key in ADOPTION_KEYS}
+
     def record(self, host: str, status: str, task: str, msg: str | None = None) -> None:
         """A task result; the first failure of a host is the reason the report gives."""
         play = self.play
@@ -177,6 +228,65 @@ class RolloutProgress:
             "elapsed": round(elapsed, 3),
             "rate_per_min": round(finished / elapsed * 60, 2) if elapsed > 0 else None,
         }
+
+    def adoption_of(self, play: PlayRecord, wave: str) -> dict[str, t.Any]:
+        """Published, adopted, pending, failed: as the method counted them, else from the hosts (push).
+
+        With push a host is published when its batch started, adopted when its batch ended without a
+        failure of it (the version check of the install included), pending while it runs, when it was
+        unreachable or its batch was stopped.
+        """
+        counted = play.adoption.get(wave)
+        if counted is not None:
+            return {"wave": wave, **counted}
+        states = [play.hosts[h].status for h in play.waves.get(wave, [])]
+        published = sum(status != "pending" for status in states)
+        adopted, failed = states.count("done"), states.count("failed")
+        return {
+            "wave": wave,
+            "published": published,
+            "adopted": adopted,
+            "pending": published - adopted - failed,
+            "failed": failed,
+        }
+
+    def _event(self, moment: float, wave: str, event: str, batch: int, detail: str | None = None) -> dict[str, t.Any]:
+        offset = moment - self.started
+        return {
+            "at": _stamp(self.started_wall + offset),
+            "offset": round(offset, 3),
+            "wave": wave,
+            "event": event,
+            "batch": batch,
+            "detail": detail,
+        }
+
+    def timeline(self, play: PlayRecord) -> list[dict[str, t.Any]]:
+        """When each wave started, passed its gate (its last batch ended and the rollout went on) or stopped.
+
+        Times are the callback's own, taken when Ansible started and ended each batch: a gate's verdict,
+        soak and approval all happen at the end of the batch they judge.
+        """
+        events: list[dict[str, t.Any]] = []
+        last_batch = {wave: b.number for b in play.batches for wave in b.waves}
+        seen: set[str] = set()
+        for batch in play.batches:
+            events += [self._event(batch.started, w, "started", batch.number) for w in batch.waves if w not in seen]
+            seen.update(batch.waves)
+            if batch.ended is None:
+                continue
+            for wave in batch.waves:
+                if batch.halted or batch.stop_reason:
+                    why = (
+                        batch.stop_reason
+                        or "Ansible ended the batch (max_fail_percentage exceeded or every host failed)"
+                    )
+                    events.append(self._event(batch.ended, wave, "stopped", batch.number, why))
+                elif last_batch[wave] == batch.number and all(
+                    play.hosts[h].status != "pending" for h in play.waves.get(wave, [])
+                ):
+                    events.append(self._event(batch.ended, wave, "passed", batch.number))
+        return events
 
     def line(self, wave: str) -> str:
         play = self.play
@@ -220,6 +330,8 @@ class RolloutProgress:
                         for b in play.batches
                     ],
                     "hosts": {name: state.status for name, state in play.hosts.items()},
+                    "adoption": [self.adoption_of(play, wave) for wave in play.waves],
+                    "timeline": self.timeline(play),
                 }
             )
             failed += [
@@ -235,10 +347,28 @@ class RolloutProgress:
         ]
         end = self.ended if self.ended is not None else self.clock()
         return {
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.started_wall)),
+            "started": _stamp(self.started_wall),
             "elapsed": round(end - self.started, 3),
             "ok": not failed and not stops and all(s.status != "stopped" for p in self.plays for s in p.hosts.values()),
             "plays": plays,
             "failed_hosts": failed,
             "stopped_by_gate": stops,
+            "rollout": self.run_summary(),
+        }
+
+    def run_summary(self) -> dict[str, t.Any]:
+        """What was rolled out and how; None where the rollout play said nothing (a play without the role)."""
+        before: dict[str | None, int] = {}
+        for version in self.previous.values():
+            before[version] = before.get(version, 0) + 1
+        return {
+            "described": bool(self.run),
+            "product": self.run.get("product"),
+            "version_before": [
+                {"version": v, "hosts": n} for v, n in sorted(before.items(), key=lambda item: (-item[1], str(item[0])))
+            ],
+            "version_after": self.run.get("version"),
+            "method": self.run.get("method"),
+            "strategy": self.run.get("strategy"),
+            "gates": {key: self.run.get(key) for key in GATE_KEYS},
         }

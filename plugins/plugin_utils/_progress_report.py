@@ -33,9 +33,66 @@ def _md_cell(value: t.Any) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text).replace("\n", "<br>")
 
 
+def _text(value: t.Any) -> str:
+    if value is None:
+        return "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def _rollout_rows(rollout: dict[str, t.Any]) -> list[list[str]]:
+    """What was rolled out and how, as (label, value) rows that both pages render."""
+    gates = rollout["gates"]
+    before = ", ".join(
+        f"{_text(v['version']) if v['version'] is not None else 'not installed'} ({v['hosts']} host(s))"
+        for v in rollout["version_before"]
+    )
+    soak = gates["soak_seconds"]
+    return [
+        ["product", _text(rollout["product"])],
+        ["version before", before or "unknown"],
+        ["version after", _text(rollout["version_after"])],
+        ["method", _text(rollout["method"])],
+        ["strategy", _text(rollout["strategy"])],
+        ["success criterion", f"{_text(gates['success_percentage'])} %"],
+        ["soak", format_duration(float(soak)) if isinstance(soak, (int, float)) else _text(soak)],
+        ["approval", _text(gates["approval"])],
+        ["max fail percentage", f"{_text(gates['max_fail_percentage'])} %"],
+    ]
+
+
+_ROLLOUT_HEADERS = ["", "value"]
+_ADOPTION_HEADERS = ["wave", "published", "adopted", "pending", "failed"]
+_TIMELINE_HEADERS = ["time", "after", "wave", "event", "batch", "detail"]
+
+
+def _adoption_rows(play: dict[str, t.Any]) -> list[list[str]]:
+    return [[str(a[key]) for key in _ADOPTION_HEADERS] for a in play["adoption"]]
+
+
+def _timeline_rows(play: dict[str, t.Any]) -> list[list[str]]:
+    return [
+        [ev["at"], format_duration(ev["offset"]), ev["wave"], ev["event"], str(ev["batch"]), _text(ev["detail"] or "")]
+        for ev in play["timeline"]
+    ]
+
+
+def _md_table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return out + ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in rows]
+
+
+def _html_table(headers: list[str], rows: list[list[str]], css: str) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(cell)}</td>" for cell in row) + "</tr>" for row in rows)
+    return f'<table class="{css}"><tr>{head}</tr>{body}</table>'
+
+
 def render_markdown(report: dict[str, t.Any]) -> str:
     out = ["# Rollout report", "", f"Started {report['started']}, took {format_duration(report['elapsed'])}."]
     out.append("Result: **" + ("every host done" if report["ok"] else "not every host done") + "**.")
+    out += ["", "## What was rolled out", "", *_md_table(_ROLLOUT_HEADERS, _rollout_rows(report["rollout"]))]
     for play in report["plays"]:
         out += ["", f"## Play: {_md_cell(play['name'])}", ""]
         out += ["| wave | hosts | done | failed | unreachable | stopped | remaining | elapsed | rate |"]
@@ -47,6 +104,8 @@ def render_markdown(report: dict[str, t.Any]) -> str:
                 f"| {w['stopped']} | {w['remaining']} | {format_duration(w['elapsed'])} | {rate} |"
             )
         out += ["", f"{len(play['batches'])} batch(es): " + ", ".join(f"{b['size']}" for b in play["batches"])]
+        out += ["", "### Adoption per wave", "", *_md_table(_ADOPTION_HEADERS, _adoption_rows(play))]
+        out += ["", "### Timeline", "", *_md_table(_TIMELINE_HEADERS, _timeline_rows(play))]
     for stop in report["stopped_by_gate"]:
         waves = _md_cell(", ".join(stop["waves"]))
         out += ["", f"**Stopped after batch {stop['batch']}** ({waves}): {_md_cell(stop['reason'])}"]
@@ -114,6 +173,8 @@ def render_html(report: dict[str, t.Any]) -> str:
         "<h1>Rollout report</h1>",
         f"<p>Started {e(report['started'])}, took {e(format_duration(report['elapsed']))}. Result: "
         f"<strong>{'every host done' if report['ok'] else 'not every host done'}</strong>.</p>",
+        "<h2>What was rolled out</h2>",
+        _html_table(_ROLLOUT_HEADERS, _rollout_rows(report["rollout"]), "rollout"),
     ]
     for play in report["plays"]:
         body.append(f"<h2>Play: {e(str(play['name']))}</h2>")
@@ -130,6 +191,10 @@ def render_html(report: dict[str, t.Any]) -> str:
                 f"<td>{e(format_duration(w['elapsed']))}</td><td>{e(rate)}</td></tr>"
             )
         body.append("</table>")
+        body.append("<h3>Adoption per wave</h3>")
+        body.append(_html_table(_ADOPTION_HEADERS, _adoption_rows(play), "adoption"))
+        body.append("<h3>Timeline</h3>")
+        body.append(_html_table(_TIMELINE_HEADERS, _timeline_rows(play), "timeline"))
     for stop in report["stopped_by_gate"]:
         body.append(
             f"<p><strong>Stopped after batch {stop['batch']}</strong> ({e(', '.join(stop['waves']))}): "

@@ -1,10 +1,14 @@
-"""A tiny, fully controllable host for WinRM-layer tests (long commands, drops) independent of the host model."""
+"""A tiny, fully controllable host for WinRM-layer tests (long commands, drops) independent of the host model.
+
+It offers the command envelope; the primitives it runs are the lab's own (``lab.primitives.core.run``),
+so it has the few members ``Get-HostInfo`` reads, and any other primitive name answers "not implemented".
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import typing as t
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -12,6 +16,8 @@ from lab.host import HostDropped
 from lab.host.blobs import BlobStore
 from lab.host.filesystem import FileSystem
 from lab.winrm.hostapi import WinRMHost
+
+T = t.TypeVar("T")
 
 
 @dataclass
@@ -33,9 +39,12 @@ class FakeHost:
         self.counters: dict[str, int] = {}
         self.behaviour = FakeConsole()
         self.boot_id = 1
+        self.boot_time = datetime.now(UTC)
+        self.os_version = "10.0.19045"
         self.up = True
         self.latency = 0.0
         self.drop_next = 0
+        self.command_seconds = 0.0  # real seconds every command takes before it ends or drops
 
     def network_up(self) -> bool:
         return self.up
@@ -44,21 +53,29 @@ class FakeHost:
         return self.latency
 
     def env(self, user: str | None = None) -> dict[str, str]:
-        return {"TEMP": "C:\\Users\\labadmin\\AppData\\Local\\Temp", "USERPROFILE": "C:\\Users\\labadmin"}
+        return {
+            "COMPUTERNAME": self.name.upper(),
+            "TEMP": "C:\\Users\\labadmin\\AppData\\Local\\Temp",
+            "USERPROFILE": "C:\\Users\\labadmin",
+        }
 
     def profile_dir(self, user: str) -> str:
         return "C:\\Users\\labadmin"
 
-    async def run_primitive(self, name: str, args: dict[str, t.Any], user: str) -> tuple[int, str, str]:
+    def list_processes(self) -> list[dict[str, t.Any]]:
+        return []  # nobody is logged on
+
+    def sid_of(self, user: str) -> str:
+        return "S-1-5-21-1-2-3-500"
+
+    async def run_command(self, name: str, work: Callable[[], Awaitable[T]]) -> T:
         self.counters[f"primitive:{name}"] = self.counters.get(f"primitive:{name}", 0) + 1
-        if name == "Get-HostInfo":
-            return 0, json.dumps({"name": self.name, "kind": self.kind, "user": user}), ""
-        if args.get("sleep"):
-            await asyncio.sleep(float(args["sleep"]))
-        if args.get("drop") or self.drop_next:
-            self.drop_next = max(0, self.drop_next - 1)
+        if self.command_seconds:
+            await asyncio.sleep(self.command_seconds)
+        if self.drop_next:
+            self.drop_next -= 1
             raise HostDropped()
-        return 1, json.dumps({"failed": True, "msg": f"unknown {name}"}), ""
+        return await work()
 
     def snapshot(self) -> dict[str, t.Any]:
         return {"name": self.name, "files": len(self.files.walk_files())}

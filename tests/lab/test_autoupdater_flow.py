@@ -263,7 +263,7 @@ class FakeBackend:
         self.calls.append("settings")
         return {"update_check_interval": 7200, "error_interval": 600, "max_parallel_syncs": None}
 
-    async def release(self, channel: str) -> dict[str, t.Any]:
+    async def release(self, channel: str, client: str) -> dict[str, t.Any]:
         self.calls.append(f"release {channel}")
         return {"channel": channel, "version": self.version, "packages": []}
 

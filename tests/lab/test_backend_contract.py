@@ -38,6 +38,17 @@ def _schema(accepted: list[t.Any]) -> t.Any:
             "request-timeout": 20,
             "generation": {"deterministic": True},
             "checks": {"positive_data_acceptance": {"expected-statuses": accepted}},
+            # A valid rollout of a version the channel already offers is refused by design: 422 not_an_update;
+            # a ring with too many client ids is refused as a body over the size limit (413) before it is parsed.
+            "operations": [
+                {
+                    "include-operation-id": "defineRollout",
+                    "checks": {
+                        "positive_data_acceptance": {"expected-statuses": [*accepted, 413, 422]},
+                        "negative_data_rejection": {"expected-statuses": [400, 401, 403, 404, 409, 413, 422]},
+                    },
+                }
+            ],
         }
     )
     return schemathesis.openapi.from_path(CONTRACT, config=config)
@@ -75,6 +86,8 @@ def backend_93(tmp_path_factory: pytest.TempPathFactory, msi_packages: dict[str,
     # A low limit, so that generated acquires also meet a full throttle (429 with Retry-After).
     fleet.run_sync(lambda: server.backend.settings.update(max_parallel_syncs=2))
     fleet.run_sync(lambda: server.backend.throttle.set_limit(2))
+    # The channel one version behind the newest package, so that the contract's rollout example is an update.
+    fleet.run_sync(lambda: server.backend.channels.update(stable="9.3.0"))
     try:
         yield server
     finally:

@@ -21,6 +21,7 @@ from ansible_collections.rollout.windows.plugins.plugin_utils import _msi
 from lab import collection
 from lab.downloads import DownloadServer, server_context
 from lab.host.certstore import ROOT_STORE, trust_root, trusted_roots, untrust_root
+from lab.primitives import core
 from lab.testing import start_test_fleet
 from lab.tls import LabCA
 
@@ -150,7 +151,7 @@ def test_root_store_holds_der_in_serialized_blobs(kit: Any, ca: LabCA) -> None:
 # -- Save-PackageUrl ---------------------------------------------------------------------------------------------
 async def call(host: Any, name: str, args: dict[str, Any]) -> dict[str, Any]:
     """Run a primitive on the running loop, as the WinRM server does, and parse it as the controller does."""
-    rc, out, err = await host.run_primitive(name, args, host.username)
+    rc, out, err = await core.run(host, name, args, host.username)
     return winhost.parse_output(name, rc, out, err)
 
 

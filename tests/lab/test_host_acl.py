@@ -11,6 +11,7 @@ import pytest
 from ansible_collections.rollout.windows.plugins.plugin_utils._msi import command_line
 from lab import collection
 from lab.host import filesystem as fs
+from lab.primitives import core
 
 winhost = collection.winhost()
 CACHE = "C:\\ProgramData\\rollout.windows\\cache"
@@ -19,7 +20,7 @@ DENIED = r"Access to the path '.*' is denied\."
 
 
 def call(host: Any, name: str, args: dict[str, Any]) -> dict[str, Any]:
-    rc, out, err = asyncio.run(host.run_primitive(name, args, host.username))
+    rc, out, err = asyncio.run(core.run(host, name, args, host.username))
     return winhost.parse_output(name, rc, out, err)
 
 

@@ -12,6 +12,7 @@ import pytest
 from ansible_collections.rollout.windows.plugins.plugin_utils._msi import command_line
 from lab.clock import Clock
 from lab.host import BlobStore, Cluster, HostDropped, make_host
+from lab.primitives import core
 
 
 def _host(name: str = "pc001", seed: int = 5, scale: float = 100_000.0, virtual: bool = False, **kw: Any) -> Any:
@@ -89,12 +90,12 @@ def test_reboot_drops_the_host_and_clears_sessions() -> None:
     assert host.processes == {}
     assert not host.pending_reboot
     with pytest.raises(HostDropped):
-        asyncio.run(host.run_primitive("Get-HostInfo", {}, host.username))
+        asyncio.run(core.run(host, "Get-HostInfo", {}, host.username))
     host.clock.advance(29)
     assert not host.network_up()
     asyncio.run(host.clock.sleep(1))
     assert host.network_up()
-    rc, out, _ = asyncio.run(host.run_primitive("Get-HostInfo", {}, host.username))
+    rc, out, _ = asyncio.run(core.run(host, "Get-HostInfo", {}, host.username))
     assert rc == 0
     assert '"logged_on_users":[]' in out
 
@@ -126,13 +127,13 @@ def test_unreachable_latency_and_drop_faults() -> None:
 
     async def dropped() -> None:
         with pytest.raises(HostDropped):
-            await host.run_primitive("Get-HostInfo", {}, host.username)
+            await core.run(host, "Get-HostInfo", {}, host.username)
 
     asyncio.run(dropped())
     assert not host.network_up()
     host.clock.advance(121)
     assert host.network_up()
-    assert asyncio.run(host.run_primitive("Get-HostInfo", {}, host.username))[0] == 0
+    assert asyncio.run(core.run(host, "Get-HostInfo", {}, host.username))[0] == 0
     assert host.counters["primitive:Get-HostInfo"] == 2
 
 
@@ -143,8 +144,8 @@ def test_dropped_msiexec_still_completes_on_the_host(kit: Any) -> None:
 
     async def scenario() -> None:
         with pytest.raises(HostDropped):
-            await host.run_primitive(
-                "Invoke-Msiexec", {"command_line": command_line(["/i", msi, "/qn", "/norestart"])}, host.username
+            await core.run(
+                host, "Invoke-Msiexec", {"command_line": command_line(["/i", msi, "/qn", "/norestart"])}, host.username
             )
         while host._background:
             await asyncio.sleep(0.001)

@@ -13,6 +13,7 @@ from lab import collection
 from lab.host.autoupdater import startup_updaters
 from lab.host.registry import ACCESS_DENIED, HIVE_IN_USE, HiveError
 from lab.host.suite import suite_install
+from lab.primitives import core
 
 winhost = collection.winhost()
 POLICY = r"Software\Policies\Example Corp\Example Office Suite\AutoUpdater"
@@ -29,7 +30,7 @@ QUERY = {
 
 
 def call(host: Any, name: str, args: dict[str, Any]) -> dict[str, Any]:
-    rc, out, err = asyncio.run(host.run_primitive(name, args, host.username))
+    rc, out, err = asyncio.run(core.run(host, name, args, host.username))
     return winhost.parse_output(name, rc, out, err)
 
 
@@ -139,7 +140,7 @@ def test_set_fails_when_the_hive_cannot_be_unloaded(host: Any, monkeypatch: pyte
     ben = host.sid_of("ben")
     user = {"sid": ben, "profile": "C:\\Users\\ben", "values": {"Enabled": {"type": "DWord", "data": 0}}}
     rc, out, _ = asyncio.run(
-        host.run_primitive("Set-AutoUpdater", {"policy_key": POLICY, "task_path": TASK_PATH, "users": [user]}, "x")
+        core.run(host, "Set-AutoUpdater", {"policy_key": POLICY, "task_path": TASK_PATH, "users": [user]}, "x")
     )
     assert rc == 1
     assert json.loads(out)["msg"] == f"reg.exe unload HKU\\rw_{ben} failed (1): {ACCESS_DENIED}"

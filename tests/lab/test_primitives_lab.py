@@ -10,13 +10,13 @@ import pytest
 
 from ansible_collections.rollout.windows.plugins.plugin_utils._msi import command_line
 from lab import collection
-from lab.primitives import REGISTRY
+from lab.primitives import REGISTRY, core
 
 winhost = collection.winhost()
 
 
 def call(host: Any, name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
-    rc, out, err = asyncio.run(host.run_primitive(name, args or {}, host.username))
+    rc, out, err = asyncio.run(core.run(host, name, args or {}, host.username))
     return winhost.parse_output(name, rc, out, err)
 
 
@@ -28,12 +28,12 @@ def test_every_shipped_primitive_has_a_lab_implementation() -> None:
 
 def test_unknown_primitive_and_failures(kit: Any) -> None:
     host = kit.host()
-    assert asyncio.run(host.run_primitive("Get-Nothing", {}, host.username)) == (
+    assert asyncio.run(core.run(host, "Get-Nothing", {}, host.username)) == (
         1,
         "",
         "lab: not implemented: primitive Get-Nothing",
     )
-    rc, out, _ = asyncio.run(host.run_primitive("Get-MsiProperty", {"path": "C:\\none.msi"}, host.username))
+    rc, out, _ = asyncio.run(core.run(host, "Get-MsiProperty", {"path": "C:\\none.msi"}, host.username))
     assert rc == 1
     assert json.loads(out) == {"failed": True, "msg": "file not found: C:\\none.msi"}
     with pytest.raises(winhost.PrimitiveError, match="command_line must be a string"):
@@ -183,7 +183,7 @@ def test_per_user_install_task_runs_as_the_user_and_is_removed(kit: Any) -> None
 
     async def scenario() -> tuple[dict[str, Any], ...]:
         async def run(name: str, args: dict[str, Any]) -> dict[str, Any]:
-            return winhost.parse_output(name, *await host.run_primitive(name, args, host.username))
+            return winhost.parse_output(name, *await core.run(host, name, args, host.username))
 
         users = await run("Get-InstallUser", {"users": ["bob", "nobody"], "logged_on": True, "active_setup": "{X}"})
         started = await run(

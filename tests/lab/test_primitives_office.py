@@ -11,12 +11,13 @@ from lab import collection
 from lab.clock import Clock
 from lab.host import make_host
 from lab.host.blobs import BlobStore
+from lab.primitives import core
 
 winhost = collection.winhost()
 
 
 def call(host: Any, name: str, args: dict[str, Any]) -> dict[str, Any]:
-    rc, out, err = asyncio.run(host.run_primitive(name, args, host.username))
+    rc, out, err = asyncio.run(core.run(host, name, args, host.username))
     return winhost.parse_output(name, rc, out, err)
 
 

@@ -9,6 +9,7 @@ from lab import collection
 from lab.clock import Clock
 from lab.host import make_host
 from lab.host.blobs import BlobStore
+from lab.primitives import core
 
 winhost = collection.winhost()
 PROGRAM = "C:\\Program Files\\Suite\\suite.exe"
@@ -16,7 +17,7 @@ TASKS = "\\rollout.windows\\"
 
 
 def call(host: Any, args: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    rc, out, err = asyncio.run(host.run_primitive("Start-SessionProgram", args, host.username))
+    rc, out, err = asyncio.run(core.run(host, "Start-SessionProgram", args, host.username))
     try:
         return rc, winhost.parse_output("Start-SessionProgram", rc, out, err)
     except winhost.PrimitiveError as exc:

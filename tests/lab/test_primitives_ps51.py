@@ -16,6 +16,7 @@ from ansible_collections.rollout.windows.plugins.action import msi_package
 from ansible_collections.rollout.windows.plugins.plugin_utils import _msi
 from ansible_collections.rollout.windows.plugins.plugin_utils._msi import command_line
 from lab import collection
+from lab.primitives import core
 
 winhost = collection.winhost()
 TASK_PATH = "\\rollout.windows\\"
@@ -35,7 +36,7 @@ class LabWinHost:
         if name in self.before:
             self.before.pop(name)(args)
         self.calls.append((name, args))
-        rc, out, err = self.loop.run_until_complete(self.host.run_primitive(name, args, self.host.username))
+        rc, out, err = self.loop.run_until_complete(core.run(self.host, name, args, self.host.username))
         return winhost.parse_output(name, rc, out, err)
 
     def close(self) -> None:

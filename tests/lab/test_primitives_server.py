@@ -12,6 +12,7 @@ from lab import collection
 from lab.clock import Clock
 from lab.host import BlobStore, Cluster, make_host
 from lab.host.serverproduct import SETTINGS_KEY, stage_server_installer
+from lab.primitives import core
 
 winhost = collection.winhost()
 QUESTION = {"settings_key": r"SOFTWARE\Example Corp\Example Backend", "service": "ExampleBackend"}
@@ -33,7 +34,7 @@ class Servers:
 
     def call(self, name: str, primitive: str, args: dict[str, t.Any], user: str | None = None) -> dict[str, t.Any]:
         host = self.hosts[name]
-        rc, out, err = self.loop.run_until_complete(host.run_primitive(primitive, args, user or host.username))
+        rc, out, err = self.loop.run_until_complete(core.run(host, primitive, args, user or host.username))
         return winhost.parse_output(primitive, rc, out, err)
 
     def install(self, name: str, version: str = "9.3.0", **more: t.Any) -> dict[str, t.Any]:

@@ -21,6 +21,7 @@ from lab.downloads import ConnectProxy, DownloadServer, server_context
 from lab.host.certstore import trust_root
 from lab.host.msiregister import ALL_UPGRADE_CODES
 from lab.host.registry import pack_guid
+from lab.primitives import core
 from lab.primitives.download import (
     NETFX_KEY,
     initial_security_protocol,
@@ -39,12 +40,12 @@ CACHE = "C:\\ProgramData\\rollout.windows\\cache\\url-test"
 
 
 def call(host: Any, name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
-    rc, out, err = asyncio.run(host.run_primitive(name, args or {}, host.username))
+    rc, out, err = asyncio.run(core.run(host, name, args or {}, host.username))
     return winhost.parse_output(name, rc, out, err)
 
 
 async def acall(host: Any, name: str, args: dict[str, Any]) -> dict[str, Any]:
-    return winhost.parse_output(name, *await host.run_primitive(name, args, host.username))
+    return winhost.parse_output(name, *await core.run(host, name, args, host.username))
 
 
 def only_logged_on(host: Any, *users: str) -> None:

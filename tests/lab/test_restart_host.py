@@ -14,6 +14,7 @@ import pytest
 from lab import collection
 from lab.clock import Clock
 from lab.host import BlobStore, HostDropped, make_host
+from lab.primitives import core
 from lab.testing import start_test_fleet
 
 winhost = collection.winhost()
@@ -33,7 +34,7 @@ def _host(**kw: Any) -> Any:
 
 
 async def _call(host: Any, name: str, args: dict[str, Any] | None = None) -> dict[str, Any]:
-    rc, out, err = await host.run_primitive(name, args or {}, host.username)
+    rc, out, err = await core.run(host, name, args or {}, host.username)
     return winhost.parse_output(name, rc, out, err)
 
 
@@ -55,7 +56,7 @@ def test_restart_happens_after_the_delay_with_the_behaviour_downtime() -> None:
         assert not host.network_up()
         assert host.sessions == {}
         with pytest.raises(HostDropped):
-            await host.run_primitive("Get-HostInfo", {}, host.username)
+            await core.run(host, "Get-HostInfo", {}, host.username)
         await host.clock.sleep(40)
         assert host.network_up()
         after = (await _call(host, "Get-HostInfo"))["last_boot"]
@@ -118,7 +119,7 @@ def test_invalid_parameters_answer_like_shutdown_exe(args: dict[str, Any]) -> No
 def test_no_command_line_fails_like_strict_mode() -> None:
     async def scenario() -> None:
         host = _host()
-        rc, out, _ = await host.run_primitive("Restart-Host", {}, host.username)
+        rc, out, _ = await core.run(host, "Restart-Host", {}, host.username)
         assert rc == 1
         assert json.loads(out)["failed"] is True
 
@@ -153,7 +154,7 @@ def test_winrm_server_drops_the_host_while_it_is_down(tmp_path: Path) -> None:
 
         async def restart() -> tuple[int, str, str]:
             fh.host.apply_control({"behaviour": {"reboot_downtime": 86_400}})
-            return await fh.host.run_primitive("Restart-Host", restart_args(0), fh.host.username)
+            return await core.run(fh.host, "Restart-Host", restart_args(0), fh.host.username)
 
         rc, _, _ = fleet.call(restart())
         assert rc == 0

@@ -7,7 +7,6 @@ the HTTP status, the WS-Man fault code, and the fault's text.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 import requests
 import winrm
 from _winrm_client import encoded
+from _winrm_fakehost import FakeHost
 from _winrm_fakehost import make_host as make_fake_host
 from winrm.exceptions import WinRMOperationTimeoutError, WinRMTransportError, WSManFaultError
 
@@ -310,8 +310,14 @@ def test_operation_timeout_above_max_timeout_is_capped_not_refused(tmp_path: Pat
         p = _protocol(fh, operation_timeout_sec=60, read_timeout_sec=70)
         shell = p.open_shell()
         command, args = encoded(f"{winhost.MARKER_PREFIX}Wait-Lab\n$null = 1")
+
+        def slow_commands() -> None:  # host state belongs to the fleet's loop thread
+            assert isinstance(fh.host, FakeHost)
+            fh.host.command_seconds = 1.5
+
+        fleet.run_sync(slow_commands)
         command_id = p.run_command(shell, command, args)
-        p.send_command_input(shell, command_id, json.dumps({"sleep": 1.5}).encode(), end=True)
+        p.send_command_input(shell, command_id, b"{}", end=True)
         timeouts = 0
         while True:
             try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 import typing as t
 from collections.abc import Iterator
@@ -12,6 +11,7 @@ import pytest
 import requests
 import winrm
 from _winrm_client import encoded, run
+from _winrm_fakehost import FakeHost
 from _winrm_fakehost import make_host as make_fake_host
 from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError, WSManFaultError
 
@@ -128,23 +128,32 @@ def fake_fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetThread
 _WAIT = f"{winhost.MARKER_PREFIX}Wait-Lab\n$null = 1"
 
 
+def _slow_commands(fh: FleetHost, seconds: float) -> None:
+    assert isinstance(fh.host, FakeHost)
+    fh.host.command_seconds = seconds
+
+
 def test_long_command_polls_through_operation_timeouts(fake_fleet: FleetThread) -> None:
     fh = fake_fleet.fleet.hosts["client-0001"]
     p = _protocol(fh, fake_fleet, "ntlm", "http", operation_timeout_sec=1, read_timeout_sec=3)
     shell = p.open_shell()
     command, args = encoded(_WAIT)
-    command_id = p.run_command(shell, command, args)
-    p.send_command_input(shell, command_id, json.dumps({"sleep": 2.2}).encode(), end=True)
-    timeouts = 0
-    started = time.monotonic()  # a lower bound only: the command sleeps 2.2 s, a slow machine just adds to it
-    while True:
-        try:
-            _out, _err, rc, done = p.get_command_output_raw(shell, command_id)
-        except WinRMOperationTimeoutError:
-            timeouts += 1
-            continue
-        if done:
-            break
+    fake_fleet.run_sync(lambda: _slow_commands(fh, 2.2))
+    try:
+        command_id = p.run_command(shell, command, args)
+        p.send_command_input(shell, command_id, b"{}", end=True)
+        timeouts = 0
+        started = time.monotonic()  # a lower bound only: the command takes 2.2 s, a slow machine just adds to it
+        while True:
+            try:
+                _out, _err, rc, done = p.get_command_output_raw(shell, command_id)
+            except WinRMOperationTimeoutError:
+                timeouts += 1
+                continue
+            if done:
+                break
+    finally:
+        fake_fleet.run_sync(lambda: _slow_commands(fh, 0.0))
     assert timeouts >= 2
     assert rc == 1
     assert time.monotonic() - started > 2.0
@@ -157,7 +166,8 @@ def test_dropped_host_aborts_the_connection(fake_fleet: FleetThread) -> None:
     shell = p.open_shell()
     command, args = encoded(_WAIT)
     command_id = p.run_command(shell, command, args)
-    p.send_command_input(shell, command_id, json.dumps({"drop": True}).encode(), end=True)
+    fake_fleet.run_sync(lambda: fh.host.apply_control({"faults": {"drop_next": 1}}))
+    p.send_command_input(shell, command_id, b"{}", end=True)
     with pytest.raises(requests.exceptions.ConnectionError):
         p.get_command_output(shell, command_id)
 

@@ -19,6 +19,7 @@ import pytest
 
 from ansible_collections.rollout.windows.plugins.plugin_utils import _backend
 from lab.backend import state
+from lab.backend.rollout import Rollouts
 
 URL = "https://backend.example:8443"
 TOKEN = "admin-token-0123456789"
@@ -38,6 +39,10 @@ class FakeBackend:
         self.fail: urllib.error.URLError | None = None
         # GET /info's cluster object (the lab backend's Cluster.info() shape) when set; a lone backend has none.
         self.cluster: dict[str, t.Any] | None = None
+        # The rollout through the auto-updater: the lab backend's own rules, over a channel one version behind.
+        self.channels = {"stable": "9.3.1"}
+        self.clients = state.Clients(wall=self.sessions.wall)
+        self.rollouts = Rollouts(self.channels, {"9.3.0", "9.3.1", "9.4.0"}, wall=self.sessions.wall)
 
     def writes(self) -> list[tuple[str, str, t.Any]]:
         return [r for r in self.requests if r[0] != "GET"]
@@ -70,11 +75,22 @@ class FakeBackend:
             ("GET", "/settings"): lambda: dict(self.settings),
             ("PATCH", "/settings"): lambda: self._patch(body),
             ("GET", "/sync-slots"): self.throttle.usage,
-            ("GET", "/releases"): lambda: {"releases": [{"channel": "stable", "version": "9.3.1"}]},
+            ("GET", "/releases"): lambda: {
+                "releases": [{"channel": c, "version": v} for c, v in self.channels.items()]
+            },
             ("GET", "/update-lock"): self.lock.public,
             ("PUT", "/update-lock"): lambda: self._set_lock(body),
             ("GET", "/sessions"): lambda: {"sessions": self.sessions.listing(query.get("state", ["open"])[0])},
+            ("GET", "/rollout"): self.rollouts.public,
+            ("PUT", "/rollout"): lambda: self._rollout(self.rollouts.define, body),
+            ("PATCH", "/rollout"): lambda: self._rollout(self.rollouts.set_state, body),
+            ("GET", "/rollout/progress"): lambda: self.rollouts.progress(self.clients),
         }
+        ring, _sep, step = path.removeprefix("/rollout/rings/").partition("/")
+        if method == "POST" and path.startswith("/rollout/rings/") and step == "publish":
+            return self._rollout(self.rollouts.publish, urllib.parse.unquote(ring))
+        if method == "POST" and path.startswith("/rollout/rings/") and step == "gate":
+            return self._rollout(lambda data: self.rollouts.gate(urllib.parse.unquote(ring), data), body)
         handler = routes.get((method, path))
         if handler is None:
             raise state.ApiError(404, "not_found", f"no such route: {method} {path}")
@@ -95,6 +111,10 @@ class FakeBackend:
                 lock.window_started_at = now
             lock.state, lock.message, lock.override_users, lock.changed_at = (*wanted, now)
         return lock.public()
+
+    def _rollout(self, change: t.Callable[[t.Any], object], argument: t.Any) -> dict[str, t.Any]:
+        change(argument)
+        return self.rollouts.public()
 
     @staticmethod
     def _error(status: int, code: str, message: str) -> urllib.error.HTTPError:

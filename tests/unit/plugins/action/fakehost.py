@@ -31,9 +31,9 @@ from ansible.plugins.loader import shell_loader
 from ansible_collections.rollout.windows.plugins.plugin_utils import _winhost
 
 # Importing it installs the primitives' twins in the host model.
-from lab import primitives  # noqa: F401  # pylint: disable=unused-import
 from lab.clock import Clock
 from lab.host import BlobStore, HostDropped, make_host
+from lab.primitives import core
 
 # What the existing tests' processes started at: 2025-03-04T07:00:00.0000000Z as .NET prints it.
 START = datetime(2025, 3, 4, 7, 0, tzinfo=UTC)
@@ -113,7 +113,7 @@ class FakeHost:
     def twin(self, name: str, args: Mapping[str, t.Any] | None = None) -> dict[str, t.Any]:
         """The lab twin's answer for ``name``, neither recorded nor counted."""
         rc, stdout, stderr = self._loop.run_until_complete(
-            self.lab.run_primitive(name, dict(args or {}), self.lab.username)
+            core.run(self.lab, name, dict(args or {}), self.lab.username)
         )
         return _winhost.parse_output(name, rc, stdout, stderr)
 

@@ -107,6 +107,8 @@ def test_a_failing_installer_names_the_server_the_meaning_and_the_log() -> None:
     assert "Example Backend Setup exits with code 1603" in result["msg"]
     assert result["log_tail"]
     assert result["winrm"]["commands"] == 2
+    # Rolled back to production on the old version: the cluster's update is not finished.
+    assert (result["version"], result["mode"], result["finished"]) == ("9.2.0", "production", False)
 
 
 def test_a_standard_user_is_refused_before_anything_runs() -> None:

@@ -4,6 +4,7 @@ import html.parser
 import json
 import re
 import stat
+import time
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -385,3 +386,120 @@ def test_a_report_dir_that_is_a_link_or_writable_by_others_is_refused(tmp_path: 
         _hostile_run(shared)
     assert list(real.iterdir()) == []
     assert list(shared.iterdir()) == []
+
+
+# ---- what was rolled out, adoption per wave, timeline ------------------------------------------------------
+
+
+def _describe(callback: rp.CallbackModule, host: FakeHost, **fact: t.Any) -> None:
+    """The role's run_once set_fact task, as the callback sees its result."""
+    task = FakeTask("Describe the batch for the rollout report", run_once=True)
+    callback.v2_runner_on_ok(FakeResult(host, task, {"ansible_facts": {"rollout_progress_run": fact}}))
+
+
+def test_the_report_says_what_was_rolled_out_and_when(tmp_path: Path) -> None:
+    callback, _display, clock = _callback(tmp_path)
+    inventory = FakeInventory(_fleet())
+    hosts = {h.name: h for h in inventory.hosts}
+    play = FakePlay("Roll out", "uuid-r", inventory)
+    gates = {"success_percentage": 95, "soak_seconds": 600, "approval": True, "max_fail_percentage": 20}
+    inventory.batch = ["p1"]
+    callback.v2_playbook_on_play_start(play)
+    _describe(callback, hosts["p1"], product="suite", version="9.3.1", previous={"p1": "9.2.0"}, method="push",
+              strategy="waves", **gates)  # fmt: skip
+    clock.now += 60
+    inventory.batch = ["a1", "a2", "a3", "a4"]
+    callback.v2_playbook_on_play_start(play)
+    _describe(callback, hosts["a1"], version="9.3.1", previous={"a1": "9.2.0", "a2": None, "a3": "9.2.0", "a4": None})
+    clock.now += 120
+    callback.v2_runner_on_failed(FakeResult(hosts["a3"], FakeTask("Install"), {"msg": "1603"}))
+    callback.v2_runner_on_unreachable(FakeResult(hosts["a4"], FakeTask("Install"), {"msg": "refused"}))
+    callback.v2_runner_on_failed(FakeResult(hosts["a1"], FakeTask("Gate", run_once=True), {"msg": "2 of 4 (50.0 %)"}))
+    callback.v2_playbook_on_no_hosts_remaining()
+    callback.v2_playbook_on_stats(None)
+
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["rollout"] == {
+        "described": True,
+        "product": "suite",
+        "version_before": [{"version": "9.2.0", "hosts": 3}, {"version": None, "hosts": 2}],
+        "version_after": "9.3.1",
+        "method": "push",
+        "strategy": "waves",
+        "gates": gates,
+    }
+    (play_report,) = report["plays"]
+    adoption = {a["wave"]: a for a in play_report["adoption"]}
+    assert adoption["pilot"] == {"wave": "pilot", "published": 1, "adopted": 1, "pending": 0, "failed": 0}
+    # a4 was unreachable: pending (it may still get the release), not failed.
+    assert adoption["wave_1"] == {"wave": "wave_1", "published": 4, "adopted": 2, "pending": 1, "failed": 1}
+    assert adoption["wave_2"] == {"wave": "wave_2", "published": 0, "adopted": 0, "pending": 0, "failed": 0}
+    assert [(e["offset"], e["wave"], e["event"], e["batch"]) for e in play_report["timeline"]] == [
+        (0.0, "pilot", "started", 1),
+        (60.0, "pilot", "passed", 1),
+        (60.0, "wave_1", "started", 2),
+        (180.0, "wave_1", "stopped", 2),
+    ]
+    assert play_report["timeline"][-1]["detail"] == "Gate: 2 of 4 (50.0 %)"
+    assert play_report["timeline"][1]["at"] == time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(60))
+
+    markdown = (tmp_path / "report.md").read_text()
+    for row in (
+        "| product | suite |",
+        "| version before | 9.2.0 (3 host(s)), not installed (2 host(s)) |",
+        "| version after | 9.3.1 |",
+        "| method | push |",
+        "| strategy | waves |",
+        "| success criterion | 95 % |",
+        "| soak | 10m00s |",
+        "| approval | yes |",
+        "| max fail percentage | 20 % |",
+        "| wave | published | adopted | pending | failed |",
+        "| wave_1 | 4 | 2 | 1 | 1 |",
+        f"| {play_report['timeline'][1]['at']} | 1m00s | pilot | passed | 1 |  |",
+        "| wave_1 | stopped | 2 | Gate: 2 of 4 (50.0 %) |",
+    ):
+        assert row in markdown, row
+    page = (tmp_path / "report.html").read_text()
+    assert "<tr><td>version after</td><td>9.3.1</td></tr>" in page
+    assert "<tr><td>wave_1</td><td>4</td><td>2</td><td>1</td><td>1</td></tr>" in page
+    assert '<table class="timeline">' in page
+    assert "<td>wave_1</td><td>stopped</td><td>2</td><td>Gate: 2 of 4 (50.0 %)</td></tr>" in page
+
+
+def test_a_play_that_publishes_nothing_reports_unknown(tmp_path: Path) -> None:
+    callback, _display, clock = _callback(tmp_path, formats=["json", "markdown"])
+    inventory = FakeInventory(_fleet())
+    _run_batch(callback, FakePlay("p", "u", inventory), inventory, ["b1", "b2", "b3"], outcome={}, clock=clock)
+    callback.v2_playbook_on_stats(None)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["rollout"]["described"] is False
+    assert report["rollout"]["method"] is None
+    assert "| method | unknown |" in (tmp_path / "report.md").read_text()
+    assert [e["event"] for e in report["plays"][0]["timeline"]] == ["started", "passed"]
+
+
+def test_published_values_are_escaped_in_every_rendering(tmp_path: Path) -> None:
+    callback, _display, clock = _callback(tmp_path)
+    inventory = FakeInventory([FakeHost(HOSTILE, [FakeGroup("pilot")])])
+    play = FakePlay("Roll out", "uuid-h", inventory)
+    inventory.batch = [HOSTILE]
+    callback.v2_playbook_on_play_start(play)
+    link = "[x](javascript:alert(1))"
+    _describe(callback, inventory.hosts[0], product=HOSTILE, version=link, previous={HOSTILE: HOSTILE},
+              method=HOSTILE, strategy=link, waves={"pilot": {"published": "<b>", "adopted": 1}, HOSTILE: {}})  # fmt: skip
+    clock.now += 5
+    callback.v2_playbook_on_stats(None)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["rollout"]["product"] == HOSTILE
+    # A method's own counts (the auto-updater's backend) replace the hosts'; what is no count counts 0.
+    assert report["plays"][0]["adoption"] == [
+        {"wave": "pilot", "published": 0, "adopted": 1, "pending": 0, "failed": 0}
+    ]
+    for name in ("report.md", "report.html"):
+        text = (tmp_path / name).read_text()
+        assert "<img" not in text and "<b>" not in text, name
+        assert "&lt;img src=x onerror=" in text, name
+    markdown = (tmp_path / "report.md").read_text()
+    assert not re.search(r"(?<!\\)\]\(", markdown)
+    html.parser.HTMLParser().feed((tmp_path / "report.html").read_text())
