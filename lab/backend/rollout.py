@@ -33,6 +33,11 @@ NOT_AN_UPDATE = (
 FAILED_OUTCOMES = ("error", "unrecoverable")
 
 
+def computer_of(client: str) -> str:
+    """The computer part of a client id ``COMPUTER\\user``, case-folded."""
+    return client.split("\\", 1)[0].casefold()
+
+
 def _invalid(message: str, name: str) -> ApiError:
     return ApiError(422, "invalid", message, field=name)
 
@@ -55,8 +60,10 @@ class Ring:
     gate: Gate = field(default_factory=Gate)
 
     def has(self, client: str) -> bool:
-        # Client ids are computer and user names: Windows compares them case-insensitively.
-        return client.casefold() in {c.casefold() for c in self.clients}
+        # Client ids are computer and user names: Windows compares them case-insensitively. An entry
+        # without a backslash is a computer and holds each of its users (the controller knows hosts).
+        entries = {c.casefold() for c in self.clients}
+        return client.casefold() in entries or computer_of(client) in entries
 
     def public(self) -> dict[str, t.Any]:
         return {
@@ -138,6 +145,15 @@ def parse_rings(value: t.Any) -> list[Ring]:
             if other != name or clients.count(client) > 1:
                 raise _invalid(f"client {client!r} is in ring {other!r} and again in ring {name!r}", "rings")
         rings.append(Ring(name, list(clients)))
+    # A computer entry holds its users: one of them listed in another ring would be in two rings.
+    computers = {c.casefold(): r.name for r in rings for c in r.clients if "\\" not in c}
+    for ring in rings:
+        for client in ring.clients:
+            other = computers.get(computer_of(client), ring.name) if "\\" in client else ring.name
+            if other != ring.name:
+                raise _invalid(
+                    f"client {client!r} is in ring {ring.name!r} and its computer in ring {other!r}", "rings"
+                )
     return rings
 
 
@@ -300,10 +316,24 @@ class Rollouts:
 
 
 def ring_progress(ring: Ring, rollout: Rollout, reports: dict[str, ClientReport]) -> dict[str, t.Any]:
-    """Where each client of ``ring`` stands, from its last report (client ids as the ring lists them)."""
+    """Where each client of ``ring`` stands, from its last report (client ids as the ring lists them).
+
+    A computer entry counts each of its users that reported, by the id its updater reports; a computer
+    none of whose users reported yet counts once, as not reporting, so a host that is off does not pass.
+    """
     wanted = parse_version(rollout.version)
     kinds: dict[str, list[str]] = {"adopted": [], "pending": [], "failed": [], "not_reporting": []}
-    for client in ring.clients:
+    listed = {c.casefold() for c in ring.clients}
+    members: list[str] = []
+    for entry in ring.clients:
+        if "\\" in entry:
+            members.append(entry)
+            continue
+        users = sorted(
+            (r.client for r in reports.values() if computer_of(r.client) == entry.casefold()), key=str.casefold
+        )
+        members.extend([u for u in users if u.casefold() not in listed] or [entry])
+    for client in members:
         report = reports.get(client.casefold())
         if report is not None and parse_version(report.version) >= wanted:
             kinds["adopted"].append(client)
@@ -313,7 +343,7 @@ def ring_progress(ring: Ring, rollout: Rollout, reports: dict[str, ClientReport]
             kinds["failed"].append(client)
         else:
             kinds["pending"].append(client)
-    percent = round(100.0 * len(kinds["adopted"]) / len(ring.clients), 1) if ring.clients else 100.0
+    percent = round(100.0 * len(kinds["adopted"]) / len(members), 1) if members else 100.0
     return {
         "name": ring.name,
         "clients": list(ring.clients),

@@ -29,6 +29,7 @@ LOCK_STATES = ("released", "announced", "locked")
 QUEUE_GRACE_SECONDS = 5.0
 MAX_RETRY_AFTER = 60
 CLOSED_SESSIONS_KEPT = 1000
+WAITS_KEPT = 100_000  # the latest grants' waits kept for statistics: bounded, so a long-running lab stays small
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
 
@@ -151,6 +152,7 @@ class Slot:
     # A slot granted to a polling client while it was away waits for it to come back and pick it up.
     picked_up: bool
     picked_up_at: float
+    queued_at: float | None = None  # statistics: when its client entered the queue (None: granted at once)
 
     def public(self, lease: float, offset: float) -> dict[str, t.Any]:
         """As the API shows it; ``offset`` turns the throttle's monotonic times into wall-clock times."""
@@ -168,6 +170,7 @@ class Waiter:
     client: str
     expires_at: float
     future: asyncio.Future[Slot] | None = None
+    queued_at: float = 0.0
 
 
 @dataclass
@@ -205,6 +208,13 @@ class Throttle:
         # Seconds a slot is typically held (None until a sync finished): Retry-After grows with it so polling
         # clients neither hammer the backend nor come back long after their slot was set aside for them.
         self.mean_hold: float | None = None
+        # Statistics only (benchmarks read them in-process; the API's usage() stays as the contract says).
+        self.throttled_total = 0  # answers "wait" (the API's 429)
+        self.queue_peak = 0  # most clients waiting at once (see _waiting)
+        self.waits: deque[float] = deque(maxlen=WAITS_KEPT)  # seconds from queueing to the slot in hand
+        self.queue_seconds = 0.0  # integral of the clients waiting over time
+        self.queue_busy_seconds = 0.0  # time during which somebody waited
+        self._queue_at = clock()
 
     # -- queries
     def public(self, slot: Slot) -> dict[str, t.Any]:
@@ -226,6 +236,18 @@ class Throttle:
             "lease_seconds": self.lease,
         }
 
+    def statistics(self) -> dict[str, t.Any]:
+        """What the throttle did so far: peak slots, waits answered, queue lengths and waits for a slot."""
+        self._account_queue(self.clock())
+        return {
+            **self.usage(),
+            "throttled_total": self.throttled_total,
+            "queue_peak": self.queue_peak,
+            "queue_seconds": self.queue_seconds,
+            "queue_busy_seconds": self.queue_busy_seconds,
+            "waits": list(self.waits),
+        }
+
     # -- changes
     def set_limit(self, limit: int | None) -> None:
         self.limit = limit
@@ -239,16 +261,19 @@ class Throttle:
         if held is not None:
             slot = self.slots[held]
             if not slot.picked_up:
-                slot.picked_up, slot.picked_up_at = True, now
+                self._pick_up(slot, now)
             slot.expires_at = now + self.lease
             return slot
         free = self.free()
         # _promote keeps "queue non-empty implies no free slot", so a free slot here is nobody's turn but ours.
         if free is None or (free > 0 and not self.queue):
+            self.waits.append(0.0)
             return self._grant(client, now, picked_up=True)
         waiter = self.queue.get(client)
         if waiter is None:
-            waiter = self.queue[client] = Waiter(client, now)
+            waiter = self.queue[client] = Waiter(client, now, queued_at=now)
+            self.queue_peak = max(self.queue_peak, self._waiting())
+        self.throttled_total += 1
         wait = self._wait_for(client)
         if waiter.future is None:
             waiter.expires_at = now + wait.retry_after + QUEUE_GRACE_SECONDS
@@ -297,13 +322,14 @@ class Throttle:
         if slot is None:
             return None
         if not slot.picked_up:
-            slot.picked_up, slot.picked_up_at = True, now
+            self._pick_up(slot, now)
         slot.expires_at = now + self.lease
         return slot
 
     def sweep(self, now: float | None = None) -> None:
         """Expire leases and forgotten places in the queue, then hand free slots to the queue."""
         now = self.clock() if now is None else now
+        self._account_queue(now)
         for slot_id in [s.slot_id for s in self.slots.values() if s.expires_at <= now]:
             slot = self.slots.pop(slot_id)
             self.by_client.pop(slot.client, None)
@@ -325,17 +351,39 @@ class Throttle:
         self.peak = max(self.peak, len(self.slots))
         return slot
 
+    def _pick_up(self, slot: Slot, now: float) -> None:
+        """The client came back for the slot set aside for it: its wait ends now."""
+        slot.picked_up, slot.picked_up_at = True, now
+        if slot.queued_at is not None:
+            self.waits.append(max(0.0, now - slot.queued_at))
+
+    def _waiting(self) -> int:
+        """Clients told to wait that have no slot in hand yet: the queue and the slots set aside for the absent."""
+        return len(self.queue) + sum(1 for s in self.slots.values() if not s.picked_up)
+
+    def _account_queue(self, now: float) -> None:
+        """Add the time since the last change to the queue's statistics; called before the queue changes."""
+        span = max(0.0, now - self._queue_at)
+        if span > 0:
+            waiting = self._waiting()
+            self.queue_seconds += span * waiting
+            self.queue_busy_seconds += span if waiting else 0.0
+        self._queue_at = now
+
     def _promote(self, now: float) -> None:
+        self._account_queue(now)
         while self.queue:
             free = self.free()
             if free is not None and free <= 0:
                 return
             client, waiter = self.queue.popitem(last=False)
             if waiter.future is not None and not waiter.future.done():
+                self.waits.append(max(0.0, now - waiter.queued_at))
                 waiter.future.set_result(self._grant(client, now, picked_up=True))
             else:
                 # Held for the client until its place would have expired; then the lease sweep frees it.
-                self._grant(client, now, picked_up=False, expires_at=max(waiter.expires_at, now + QUEUE_GRACE_SECONDS))
+                expires_at = max(waiter.expires_at, now + QUEUE_GRACE_SECONDS)
+                self._grant(client, now, picked_up=False, expires_at=expires_at).queued_at = waiter.queued_at
 
     def _wait_for(self, client: str) -> Wait:
         position = list(self.queue).index(client) + 1

@@ -41,6 +41,18 @@ def _text(value: t.Any) -> str:
     return str(value)
 
 
+def _duration(value: t.Any) -> str:
+    """Seconds as the role gave them: a number, or text when they came from -e key=value."""
+    try:
+        return format_duration(float(value))
+    except (TypeError, ValueError, OverflowError):
+        return _text(value)
+
+
+def _percent(value: t.Any) -> str:
+    return "unknown" if value is None else f"{value} %"
+
+
 def _rollout_rows(rollout: dict[str, t.Any]) -> list[list[str]]:
     """What was rolled out and how, as (label, value) rows that both pages render."""
     gates = rollout["gates"]
@@ -48,17 +60,16 @@ def _rollout_rows(rollout: dict[str, t.Any]) -> list[list[str]]:
         f"{_text(v['version']) if v['version'] is not None else 'not installed'} ({v['hosts']} host(s))"
         for v in rollout["version_before"]
     )
-    soak = gates["soak_seconds"]
     return [
         ["product", _text(rollout["product"])],
         ["version before", before or "unknown"],
         ["version after", _text(rollout["version_after"])],
         ["method", _text(rollout["method"])],
         ["strategy", _text(rollout["strategy"])],
-        ["success criterion", f"{_text(gates['success_percentage'])} %"],
-        ["soak", format_duration(float(soak)) if isinstance(soak, (int, float)) else _text(soak)],
+        ["success criterion", _percent(gates["success_percentage"])],
+        ["soak", _duration(gates["soak_seconds"])],
         ["approval", _text(gates["approval"])],
-        ["max fail percentage", f"{_text(gates['max_fail_percentage'])} %"],
+        ["max fail percentage", _percent(gates["max_fail_percentage"])],
     ]
 
 

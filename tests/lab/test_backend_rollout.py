@@ -192,3 +192,23 @@ def test_progress_per_ring_from_the_clients_reports(server: BackendServer) -> No
     assert pilot["published_at"] is not None
     assert pilot["clients"] == rings[0]["clients"]
     assert (rest["published_at"], rest["not_reporting"], rest["percent_adopted"]) == (None, ["PC5"], 0.0)
+
+
+def test_a_computer_entry_holds_every_user_of_that_computer(server: BackendServer) -> None:
+    api = admin(server)
+    rings = [{"name": "pilot", "clients": ["CLIENT-0001", "CLIENT-0002"]}, {"name": "rest", "clients": ["PC9\\z"]}]
+    assert api("PUT", "/rollout", json={"version": "9.3.1", "rings": rings}).status_code == 201
+    api("POST", "/rollout/rings/pilot/publish")
+    # The updater reports COMPUTER\user, in the case Windows gave it: matched case-insensitively.
+    assert seen_by(server, "client-0001\\ann") == "9.3.1"
+    assert seen_by(server, "CLIENT-00010\\ann") == "9.3.0"
+    report(server, "client-0001\\ann", "9.3.1", "installed")
+    report(server, "client-0001\\ben", "9.3.0", "apps_running")
+    pilot = api("GET", "/rollout/progress").json()["rings"][0]
+    assert pilot["clients"] == ["CLIENT-0001", "CLIENT-0002"]
+    assert (pilot["adopted"], pilot["pending"]) == (["client-0001\\ann"], ["client-0001\\ben"])
+    # A computer none of whose users reported yet counts once, as not reporting.
+    assert (pilot["not_reporting"], pilot["percent_adopted"]) == (["CLIENT-0002"], 33.3)
+    overlap = [{"name": "a", "clients": ["PC1"]}, {"name": "b", "clients": ["pc1\\ann"]}]
+    refused = api("PUT", "/rollout", json={"version": "9.3.1", "rings": overlap})
+    assert (refused.status_code, refused.json()["field"]) == (422, "rings")

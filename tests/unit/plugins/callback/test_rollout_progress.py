@@ -405,8 +405,8 @@ def test_the_report_says_what_was_rolled_out_and_when(tmp_path: Path) -> None:
     gates = {"success_percentage": 95, "soak_seconds": 600, "approval": True, "max_fail_percentage": 20}
     inventory.batch = ["p1"]
     callback.v2_playbook_on_play_start(play)
-    _describe(callback, hosts["p1"], product="suite", version="9.3.1", previous={"p1": "9.2.0"}, method="push",
-              strategy="waves", **gates)  # fmt: skip
+    run = {"product": "suite", "version": "9.3.1", "method": "push", "strategy": "waves"}
+    _describe(callback, hosts["p1"], **run, previous={"p1": "9.2.0"}, **gates)
     clock.now += 60
     inventory.batch = ["a1", "a2", "a3", "a4"]
     callback.v2_playbook_on_play_start(play)
@@ -475,7 +475,9 @@ def test_a_play_that_publishes_nothing_reports_unknown(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["rollout"]["described"] is False
     assert report["rollout"]["method"] is None
-    assert "| method | unknown |" in (tmp_path / "report.md").read_text()
+    markdown = (tmp_path / "report.md").read_text()
+    for row in ("| method | unknown |", "| success criterion | unknown |", "| soak | unknown |"):
+        assert row in markdown, row
     assert [e["event"] for e in report["plays"][0]["timeline"]] == ["started", "passed"]
 
 
@@ -486,8 +488,9 @@ def test_published_values_are_escaped_in_every_rendering(tmp_path: Path) -> None
     inventory.batch = [HOSTILE]
     callback.v2_playbook_on_play_start(play)
     link = "[x](javascript:alert(1))"
-    _describe(callback, inventory.hosts[0], product=HOSTILE, version=link, previous={HOSTILE: HOSTILE},
-              method=HOSTILE, strategy=link, waves={"pilot": {"published": "<b>", "adopted": 1}, HOSTILE: {}})  # fmt: skip
+    counts = {"pilot": {"published": "<b>", "adopted": 1}, HOSTILE: {}}
+    fact = {"product": HOSTILE, "version": link, "previous": {HOSTILE: HOSTILE}, "method": HOSTILE, "strategy": link}
+    _describe(callback, inventory.hosts[0], **fact, waves=counts)
     clock.now += 5
     callback.v2_playbook_on_stats(None)
     report = json.loads((tmp_path / "report.json").read_text())
@@ -498,7 +501,8 @@ def test_published_values_are_escaped_in_every_rendering(tmp_path: Path) -> None
     ]
     for name in ("report.md", "report.html"):
         text = (tmp_path / name).read_text()
-        assert "<img" not in text and "<b>" not in text, name
+        assert "<img" not in text, name
+        assert "<b>" not in text, name
         assert "&lt;img src=x onerror=" in text, name
     markdown = (tmp_path / "report.md").read_text()
     assert not re.search(r"(?<!\\)\]\(", markdown)
