@@ -1,13 +1,14 @@
 # Copyright (c) rollout.windows contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Options the auto-updater modules share: the product and where the collection assumes its updater lives."""
+"""Options the auto-updater modules share: where the collection assumes the updater is switched on, and the product."""
 
 from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Where the updater is switched on: the modules that only act on an enabled updater share these.
-    _UPDATER = r"""
+    # Where the updater is switched on: every module that acts on an enabled updater.
+    DOCUMENTATION = r"""
+options:
   updater_executable:
     description:
       - File name of the updater in the product's C(InstallDir) (the collection's assumption).
@@ -25,8 +26,9 @@ class ModuleDocFragment:
     type: str
     default: \rollout.windows\AutoUpdater\
 """
-    DOCUMENTATION = (
-        r"""
+
+    # The product and its per-user install: the modules that find it by name and check how it was installed.
+    PRODUCT = r"""
 options:
   name:
     description:
@@ -45,6 +47,3 @@ options:
     type: str
     default: AppData\Local\Package Cache
 """
-        + _UPDATER
-    )
-    UPDATER = "options:\n" + _UPDATER

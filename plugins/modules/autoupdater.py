@@ -65,6 +65,7 @@ options:
     type: str
 extends_documentation_fragment:
   - rollout.windows._autoupdater
+  - rollout.windows._autoupdater.product
   - rollout.windows._attributes
   - rollout.windows._attributes.diff_mode_full
   - rollout.windows._attributes.windows

@@ -33,6 +33,7 @@ options:
     elements: str
 extends_documentation_fragment:
   - rollout.windows._autoupdater
+  - rollout.windows._autoupdater.product
   - rollout.windows._attributes
   - rollout.windows._attributes.read_only
   - rollout.windows._attributes.windows

@@ -35,7 +35,7 @@ options:
     type: list
     elements: str
 extends_documentation_fragment:
-  - rollout.windows._autoupdater.updater
+  - rollout.windows._autoupdater
   - rollout.windows._attributes
   - rollout.windows._attributes.diff_mode_none
   - rollout.windows._attributes.windows
@@ -79,9 +79,9 @@ users:
       type: str
 not_started:
   description:
-    - Users not started, each with C(user), C(sid) and C(reason) (a sentence): a startup task without
-      C(Enabled=1), a disabled startup task, an unreadable hive, or a user named in O(users) without a
-      startup task (C(sid) null).
+    - Users not started, each with C(user), C(sid) and C(reason) (a sentence). Reasons are a startup task
+      without C(Enabled=1), a disabled startup task, an unreadable hive, or a user named in O(users) without
+      a startup task (C(sid) null).
   returned: always
   type: list
   elements: dict

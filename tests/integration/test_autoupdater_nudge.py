@@ -14,7 +14,7 @@ from lab.host.updater_state import POLICY_KEY
 from .conftest import Ansible
 
 # The same fixtures as the auto-updater's tests (one client, the lab backend, real time); tests name them.
-from .test_autoupdater import (  # noqa: F401
+from .test_autoupdater import (  # noqa: F401  # pylint: disable=unused-import
     advance_to,
     backend,
     enable,

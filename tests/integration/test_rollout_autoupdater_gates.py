@@ -8,6 +8,7 @@ moved with the control API's clock, so no assertion depends on how fast the mach
 
 from __future__ import annotations
 
+import functools
 import threading
 import typing as t
 from collections.abc import Iterator
@@ -59,8 +60,10 @@ def fleet(tmp_path_factory: pytest.TempPathFactory, packages: Path) -> Iterator[
         backend_packages=packages,
         time_scale=1.0,
     )
-    yield running
-    running.stop()
+    try:
+        yield running
+    finally:
+        running.stop()
 
 
 def arrange(fleet: FleetThread, tmp_path: Path) -> tuple[Ansible, ControlClient]:
@@ -341,8 +344,11 @@ def test_a_run_ends_on_time_with_exit_0_and_the_next_run_continues(
     assert admin_get(fleet, "/rollout")["state"] == "running"
     assert rings(fleet)["wave_2"]["published_at"] is None
 
+    def at_install(host: str) -> bool:
+        return hive(fleet, host, users[host])["Phase"] in BUSY
+
     for host in wave_1:  # the nudged updaters are at their install, waiting for its check
-        assert until(lambda h=host: hive(fleet, h, users[h])["Phase"] in BUSY), hive(fleet, host, users[host])
+        assert until(functools.partial(at_install, host)), hive(fleet, host, users[host])
     with install_checks(fleet, control, users):
         second = rollout(fleet, tmp_path, packages, "continued", {**extra, "rollout_adoption_timeout": PATIENT})
     assert second.rc == 0, second.output
