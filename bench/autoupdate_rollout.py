@@ -19,9 +19,18 @@ its queue and Retry-After (1 s when slots are held for no simulated time).
 
     .venv/bin/python bench/autoupdate_rollout.py [--clients 1000] [--max-parallel-syncs 200] [--max-sim-days 3]
 
-Exits 1 when the backend ever held more sync slots than its max parallel syncs. ``--ansible`` (Mode B, a
-real fleet through ``playbooks/rollout.yml -e rollout_method=autoupdater`` next to ``-e rollout_method=push``)
-is not there yet: it needs roles/rollout's autoupdater method; the bench says why and exits 2.
+Exits 1 when the backend ever held more sync slots than its max parallel syncs.
+
+Mode B (``--ansible``, 100 clients unless ``--clients``): the real ``ansible-playbook playbooks/rollout.yml``
+against an in-process WinRM lab fleet (in-process so that its backend's channel can be set back to 9.3.0;
+``--time-scale`` 120 as in the integration tests). Fleet A gets the per-user 9.3.0 through the control API's
+suite install and the updater enabled (rollout.windows.autoupdater) and checked once, none of which is
+counted; then ``-e rollout_method=autoupdater`` rolls out 9.3.1 over the lab's waves, run again while it
+ends with "not done" (at most ``--max-runs``, each waiting ``--adoption-timeout`` for a wave). Fleet B, fresh,
+gets the machine-scope 9.3.1 by ``rollout_method=push``. Per method: controller CPU (user + sys of the
+ansible-playbook process tree, children's rusage), WinRM commands per host (the lab's counters over the
+counted runs), task results per host (the lines the default callback prints per host). Bounded by
+``--max-seconds``; exits 1 unless every host of both fleets ends on 9.3.1.
 """
 
 from __future__ import annotations
@@ -45,6 +54,8 @@ import aiohttp
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from any directory: the lab lives at the repo root
 
+from _rollout_ansible import FROM, TO, ansible_rollouts  # noqa: E402  (bench/, the script's own folder)
+
 from lab.backend import BackendConfig, BackendServer  # noqa: E402
 from lab.clock import Clock  # noqa: E402
 from lab.fleetconfig import assign_waves  # noqa: E402
@@ -60,7 +71,6 @@ from lab.tls import LabCA  # noqa: E402
 
 START = datetime(2026, 12, 1, 5, 0, tzinfo=UTC)
 MAX_CLIENTS = 5000
-FROM, TO = "9.3.0", "9.3.1"
 USER = "user"
 NOW_FOLDER = "CheckNow\\"  # autoupdater_nudge's one-shot task folder below the updater's task path
 
@@ -336,16 +346,9 @@ async def rollout(args: argparse.Namespace) -> int:
     return 0
 
 
-def mode_b_missing() -> str:
-    """Why Mode B cannot run: roles/rollout's autoupdater method is not there, or this bench lacks its half."""
-    if not (REPO / "roles" / "rollout" / "tasks" / "autoupdater.yml").is_file():
-        return "roles/rollout has no rollout_method=autoupdater tasks (tasks/autoupdater.yml) yet"
-    return "this bench does not drive ansible-playbook yet (bench/rollout.py measures the push method)"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--clients", type=int, help="default 1,000; 100 with --ansible")
     parser.add_argument("--max-parallel-syncs", type=int, default=200)
     parser.add_argument("--criterion", type=float, default=95.0, help="percent of a ring adopted before the next")
     parser.add_argument("--office-open", type=float, default=0.30, help="share of users with Office open")
@@ -357,7 +360,12 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--http", action="store_true", help="plain HTTP to the backend instead of HTTPS")
     parser.add_argument("--ansible", action="store_true", help="Mode B: the role against a real lab fleet")
+    parser.add_argument("--time-scale", type=float, default=120.0, help="Mode B: the fleet's simulated s per s")
+    parser.add_argument("--adoption-timeout", type=int, default=600, help="Mode B: rollout_adoption_timeout")
+    parser.add_argument("--max-runs", type=int, default=10, help="Mode B: most runs of the autoupdater rollout")
     args = parser.parse_args()
+    if args.clients is None:
+        args.clients = 100 if args.ansible else 1000
     if not 1 <= args.clients <= MAX_CLIENTS:
         parser.error(f"--clients must be 1 to {MAX_CLIENTS}")
     if not 0 <= args.office_never <= args.office_open <= 1 or args.office_open == 0 < args.office_never:
@@ -365,8 +373,7 @@ def main() -> int:
     if not 0 < args.max_sim_days <= 30 or args.poll_seconds < 1 or args.max_parallel_syncs < 1:
         parser.error("--max-sim-days 0 to 30, --poll-seconds at least 1, --max-parallel-syncs at least 1")
     if args.ansible:
-        print(f"Mode B is not available: {mode_b_missing()}; run Mode A (without --ansible)")
-        return 2
+        return ansible_rollouts(args)
     return asyncio.run(rollout(args))
 
 

@@ -60,6 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend-packages", type=Path, default=Path(".tmp/lab-msi"), help="built test packages it lists as releases"
     )
     serve.add_argument("--backend-download-url", help="base URL of release files (default: the backend serves them)")
+    serve.add_argument(
+        "--backend-channel",
+        action="append",
+        default=[],
+        metavar="NAME=VERSION",
+        help="a channel the backend offers, e.g. stable=9.3.0 (default: stable is the newest built version)",
+    )
     defaults = WinRMLimits()
     for key, (flag, text) in _LIMIT_FLAGS.items():
         default = getattr(defaults, key)
@@ -86,6 +93,19 @@ async def serve(config: FleetConfig) -> int:
         await fleet.stop()
         fleet.remove_lab_json()
     return 0
+
+
+def _channels(values: list[str]) -> dict[str, str] | None:
+    """``NAME=VERSION`` flags as the backend's channel table; ValueError names a malformed one."""
+    if not values:
+        return None
+    channels: dict[str, str] = {}
+    for value in values:
+        name, sep, version = value.partition("=")
+        if not sep or not name or not version:
+            raise ValueError(f"--backend-channel must be NAME=VERSION, e.g. stable=9.3.0, got {value!r}")
+        channels[name] = version
+    return channels
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             backend_port=args.backend_port,
             backend_packages=args.backend_packages,
             backend_download_url=args.backend_download_url,
+            backend_channels=_channels(args.backend_channel),
             winrm_limits=WinRMLimits(**{key: getattr(args, key) for key in _LIMIT_FLAGS}),
         )
     except ValueError as exc:

@@ -252,6 +252,7 @@ class Fleet:
                 seed=cfg.seed,
                 packages_dir=cfg.backend_packages,
                 download_url=cfg.backend_download_url,
+                channels=cfg.backend_channels,
             ),
             ca=self.ca,
             cluster=self.cluster,  # the servers' HA cluster: GET /info reports it, updates drop local writes

@@ -51,6 +51,8 @@ class FleetConfig:
     backend_port: int = 0
     backend_packages: Path | None = None  # built test packages that releases list (python -m lab.msi build DIR)
     backend_download_url: str | None = None  # base URL of release files; None: the backend serves them itself
+    # Channel -> version the backend offers (e.g. {'stable': '9.3.0'}); None: stable is the newest built version.
+    backend_channels: dict[str, str] | None = None
     # A directory served read-only over HTTPS (lab/downloads.py) as `lab_download_url`; None: no server.
     downloads_dir: Path | None = None
     # The WinRM quotas every host enforces (lab/winrm/limits.py): Windows' defaults unless a test lowers one.

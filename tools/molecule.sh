@@ -28,10 +28,11 @@ mkdir -p "$lab_dir"
 rm -f "$lab_dir/hosts.yml" "$lab_dir/serve.out" "$lab_dir/serve.log" "$lab_dir/state/lab.json"
 
 # Test fleets of the pytest layers take random 127.20-250.x.1 ranges; 127.19.x stays clear of them
-# and of a `make demo` fleet on the default 127.0.1.1.
+# and of a `make demo` fleet on the default 127.0.1.1. The backend offers 9.3.0, so that the rollout by
+# auto-updater has a newer version (9.3.1) to roll out.
 python -m lab serve --clients "${MOLECULE_LAB_CLIENTS:-3}" --servers "${MOLECULE_LAB_SERVERS:-3}" \
     --time-scale 60 --seed 0 --base-address 127.19.1.1 --state-dir "$lab_dir/state" \
-    --inventory "$lab_dir/hosts.yml" \
+    --backend-channel stable=9.3.0 --inventory "$lab_dir/hosts.yml" \
     >"$lab_dir/serve.out" 2>"$lab_dir/serve.log" &
 lab_pid=$!
 

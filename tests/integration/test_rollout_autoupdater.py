@@ -10,10 +10,12 @@ from __future__ import annotations
 import functools
 import json
 import ssl
+import threading
 import time
 import typing as t
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import yaml
 
 from lab.control import ControlClient
 from lab.fleet import FleetThread
+from lab.host.updater_state import INSTALL_CHECK_DELAY, HiveState
 from lab.testing import start_test_fleet
 
 from .conftest import TIME_SCALE, Ansible
@@ -135,6 +138,43 @@ def _wall(text: str) -> float:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+@contextmanager
+def install_checks(fleet: FleetThread, users: dict[str, str]) -> Iterator[None]:
+    """While the block runs, move the lab clock past each install's five-minute check once msiexec ended.
+
+    The updater confirms an install only in that check; moving the clock once per install (keyed by the
+    check that started it) keeps the updaters' retry intervals out of reach. Never while an msiexec of
+    these users runs: a running msiexec notices the move only later, its check would come first and the
+    install would count as failed. Looking and moving happen in one step on the fleet's loop, so no
+    install can start in between.
+    """
+    stop = threading.Event()
+    handled: set[tuple[str, str]] = set()
+    clock = fleet.fleet.clock
+    assert clock is not None
+
+    def step() -> None:
+        states = {h: HiveState(fleet.fleet.hosts[h].host, u).read() for h, u in users.items()}
+        if any(state.Phase == "installing" for state in states.values()):
+            return
+        due = {(h, state.LastCheck) for h, state in states.items() if state.Phase == "checking_install"} - handled
+        if due:
+            handled.update(due)
+            clock.advance(INSTALL_CHECK_DELAY + 1)
+
+    def watch() -> None:
+        while not stop.wait(0.2):
+            fleet.run_sync(step)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(10)
+
+
 def test_two_waves_by_autoupdater_wave_2_sees_nothing_until_wave_1_passes(
     updater_fleet: FleetThread, tmp_path: Path, packages: Path
 ) -> None:
@@ -178,7 +218,8 @@ def test_two_waves_by_autoupdater_wave_2_sees_nothing_until_wave_1_passes(
         assert until(functools.partial(checked, fleet, host, users[host], "no_update")), hive(fleet, host, users[host])
 
     # The rerun: wave_1 passes once its clients report 9.3.1, only then is wave_2 published and nudged.
-    second = rollout(fleet, tmp_path, packages, "second", {**extra, "rollout_adoption_timeout": 120})
+    with install_checks(fleet, {h: users[h] for h in wave_1 + wave_2}):
+        second = rollout(fleet, tmp_path, packages, "second", {**extra, "rollout_adoption_timeout": 120})
     assert second.rc == 0, second.output
     assert "wave_1 passed its gate: 100 % adopted 9.3.1 (2 of 2)" in second.output
     assert "wave_2 passed its gate: 100 % adopted 9.3.1 (2 of 2)" in second.output

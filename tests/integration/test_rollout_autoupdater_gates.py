@@ -9,10 +9,8 @@ moved with the control API's clock, so no assertion depends on how fast the mach
 from __future__ import annotations
 
 import functools
-import threading
 import typing as t
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -21,7 +19,7 @@ import pytest
 from lab.backend.rollout import NOT_AN_UPDATE
 from lab.control import ControlClient
 from lab.fleet import FleetThread
-from lab.host.updater_state import DEFAULT_CONFIG, INSTALL_CHECK_DELAY
+from lab.host.updater_state import DEFAULT_CONFIG
 from lab.testing import start_test_fleet
 
 from .conftest import Ansible
@@ -31,6 +29,7 @@ from .test_rollout_autoupdater import (
     TWO_WAVES,
     UPDATER_CLIENTS,
     admin_get,
+    install_checks,
     record_offers,
     until,
     updater_ready,
@@ -79,35 +78,6 @@ def client_ids(users: dict[str, str]) -> dict[str, str]:
 def scheduled(fleet: FleetThread, host: str, user: str) -> datetime:
     """When the user's updater looks next on its own: the regular interval after its last check (lab time)."""
     return _utc(hive(fleet, host, user)["LastCheck"]) + timedelta(seconds=DEFAULT_CONFIG["update_check_interval"])
-
-
-@contextmanager
-def install_checks(fleet: FleetThread, control: ControlClient, users: dict[str, str]) -> Iterator[None]:
-    """While the block runs, move the lab clock past each install's five-minute check as soon as it starts.
-
-    The updater confirms an install only in that check; moving the clock once per install (keyed by the
-    check that started it) keeps the updaters' retry intervals out of reach. Only once msiexec ended: a
-    move while it runs would bring the check before msiexec's own end, and the install would count as failed.
-    """
-    stop = threading.Event()
-    handled: set[tuple[str, str]] = set()
-
-    def watch() -> None:
-        while not stop.wait(0.2):
-            for host, user in users.items():
-                state = hive(fleet, host, user)
-                key = (host, str(state["LastCheck"]))
-                if state["Phase"] == "checking_install" and key not in handled:
-                    handled.add(key)
-                    control.request("POST", "/clock/advance", {"seconds": INSTALL_CHECK_DELAY + 1})
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(10)
 
 
 def rings(fleet: FleetThread) -> dict[str, dict[str, t.Any]]:
@@ -228,7 +198,7 @@ def test_a_wave_below_the_criterion_stops_the_rollout_and_the_next_wave_is_never
     ids = client_ids(users)
     offers = record_offers(fleet)
 
-    with install_checks(fleet, control, {h: users[h] for h in wave_1}):
+    with install_checks(fleet, {h: users[h] for h in wave_1}):
         run = rollout(
             fleet,
             tmp_path,
@@ -272,7 +242,7 @@ def test_with_the_nudge_the_wave_checks_at_once(fleet: FleetThread, tmp_path: Pa
     due = {h: scheduled(fleet, h, users[h]) for h in wave_1}
     extra = {**BASE, "rollout_waves": ["wave_1"], "rollout_autoupdater_nudge": True}
 
-    with install_checks(fleet, control, users):
+    with install_checks(fleet, users):
         run = rollout(fleet, tmp_path, packages, "nudged", {**extra, "rollout_adoption_timeout": PATIENT})
     assert run.rc == 0, run.output
     assert f"wave_1 passed its gate: 100 % adopted {VERSION} (2 of 2)" in run.output
@@ -310,7 +280,7 @@ def test_without_the_nudge_nothing_reports_until_the_updaters_own_check(
     # Past it, they look on their own, are offered the release and install it.
     advance_to(control, max(due.values()) + timedelta(seconds=60))
     assert until(lambda: {c.casefold() for c, v, _w in offers if v == VERSION} >= set(ids.values())), offers
-    with install_checks(fleet, control, users):
+    with install_checks(fleet, users):
         second = rollout(fleet, tmp_path, packages, "scheduled", {**extra, "rollout_adoption_timeout": PATIENT})
     assert second.rc == 0, second.output
     assert f"wave_1 passed its gate: 100 % adopted {VERSION} (2 of 2)" in second.output
@@ -349,7 +319,7 @@ def test_a_run_ends_on_time_with_exit_0_and_the_next_run_continues(
 
     for host in wave_1:  # the nudged updaters are at their install, waiting for its check
         assert until(functools.partial(at_install, host)), hive(fleet, host, users[host])
-    with install_checks(fleet, control, users):
+    with install_checks(fleet, users):
         second = rollout(fleet, tmp_path, packages, "continued", {**extra, "rollout_adoption_timeout": PATIENT})
     assert second.rc == 0, second.output
     assert f"wave_1 passed its gate: 100 % adopted {VERSION} (2 of 2)" in second.output
