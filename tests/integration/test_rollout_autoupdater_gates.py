@@ -326,3 +326,84 @@ def test_a_run_ends_on_time_with_exit_0_and_the_next_run_continues(
     assert f"wave_2 passed its gate: 100 % adopted {VERSION} (2 of 2)" in second.output
     assert rings(fleet)["wave_1"]["published_at"] == published  # continued, not published again
     assert_adopted(fleet, control, users, second)
+
+
+# ---- the other strategies ------------------------------------------------------------------------------------
+
+
+def test_a_big_bang_offers_the_release_to_one_ring_of_every_client(
+    fleet: FleetThread, tmp_path: Path, packages: Path
+) -> None:
+    ansible, control = arrange(fleet, tmp_path)
+    everyone = sorted(host for hosts in waves_of(fleet).values() for host in hosts)
+    users = updater_ready(ansible, control, fleet, everyone)
+    # Below 1,000 clients a big bang needs no rollout_big_bang_confirm.
+    extra = {**BASE, "rollout_strategy": "big_bang", "rollout_adoption_timeout": PATIENT}
+
+    with install_checks(fleet, users):
+        run = rollout(fleet, tmp_path, packages, "big-bang", extra)
+    assert run.rc == 0, run.output
+    n = len(everyone)
+    assert f"all passed its gate: 100 % adopted {VERSION} ({n} of {n})" in run.output, run.output
+    assert list(rings(fleet)) == ["all"]
+    assert len(rings(fleet)["all"]["clients"]) == n
+    assert_adopted(fleet, control, users, run)
+
+
+def test_the_pilot_strategy_offers_the_release_to_the_pilot_then_step_by_step(
+    fleet: FleetThread, tmp_path: Path, packages: Path
+) -> None:
+    ansible, control = arrange(fleet, tmp_path)
+    groups = waves_of(fleet)
+    everyone = sorted(host for hosts in groups.values() for host in hosts)
+    users = updater_ready(ansible, control, fleet, everyone)
+    # 5 clients after the pilot: 50 % of them (2), then the other 3.
+    extra = {**BASE, "rollout_strategy": "pilot", "rollout_pilot_steps": [50], "rollout_adoption_timeout": PATIENT}
+
+    with install_checks(fleet, users):
+        run = rollout(fleet, tmp_path, packages, "pilot", extra)
+    assert run.rc == 0, run.output
+    by_name = rings(fleet)
+    assert list(by_name) == ["pilot", "step_1", "step_2"], by_name
+    assert {c.casefold() for c in by_name["pilot"]["clients"]} == {h.casefold() for h in groups["pilot"]}
+    passed = [
+        f"{ring} passed its gate: 100 % adopted {VERSION} ({k} of {k})"
+        for ring, k in [("pilot", 1), ("step_1", 2), ("step_2", 3)]
+    ]
+    positions = [run.output.find(line) for line in passed]
+    assert all(p >= 0 for p in positions), run.output
+    assert positions == sorted(positions), positions
+    published = [by_name[r]["published_at"] for r in ("pilot", "step_1", "step_2")]
+    assert published == sorted(published), by_name
+    assert_adopted(fleet, control, users, run)
+
+
+# ---- the hosts' own word -------------------------------------------------------------------------------------
+
+
+def test_with_confirm_the_run_lists_each_host_of_the_wave_on_the_version(
+    fleet: FleetThread, tmp_path: Path, packages: Path
+) -> None:
+    ansible, control = arrange(fleet, tmp_path)
+    wave_1 = waves_of(fleet)["wave_1"]
+    extra = {**BASE, "rollout_waves": ["wave_1"], "rollout_autoupdater_confirm": True}
+
+    # Without the product's name the plan refuses, before the backend is changed.
+    refused = rollout(fleet, tmp_path, packages, "no-name", {**extra, "rollout_adoption_timeout": 0})
+    assert refused.rc != 0, refused.output
+    assert "set rollout_product_name" in refused.output, refused.output
+    assert "rollout_autoupdater_confirm" in refused.output
+
+    users = updater_ready(ansible, control, fleet, wave_1)
+    named = {**extra, "rollout_product_name": "Example Office*", "rollout_adoption_timeout": PATIENT}
+    with install_checks(fleet, users):
+        run = rollout(fleet, tmp_path, packages, "confirmed", named)
+    assert run.rc == 0, run.output
+    line = f"wave_1: 2 of 2 host(s) have a per-user {VERSION} ("
+    assert line in run.output, run.output
+    listed = run.output[run.output.index(line) :].splitlines()[0]
+    assert all(host in listed for host in wave_1), listed
+    assert "without it" not in listed, listed
+    # Read after the verdict passed, before the pass is recorded.
+    assert run.output.index(line) < run.output.index("Record at the backend that the wave passed")
+    assert_adopted(fleet, control, users, run)

@@ -26,6 +26,9 @@ from lab.testing import start_test_fleet
 CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "backend-api.yaml"
 # Enough to cover every operation with valid and invalid input in about half a minute on 2 cores.
 EXAMPLES = 25
+# The same examples on every run and machine: no example database, no random seed. A failure is then a
+# change in the backend or its contract, never the luck of one run.
+FIXED: dict[str, t.Any] = {"derandomize": True, "database": None}
 
 
 def _start(tmp: Path, version: str, packages: Path) -> FleetThread:
@@ -108,19 +111,24 @@ def _call(case: t.Any, server: BackendServer) -> None:
     # A long poll may hold the request up to 60 s; one second shows the same behaviour.
     if isinstance(case.query, dict) and isinstance(case.query.get("wait"), int) and case.query["wait"] > 1:
         case.query["wait"] = 1
+    # A generated empty Transfer-Encoding makes the HTTP library send a chunk terminator that the server reads
+    # as the start of the next request on the kept-alive connection ("Invalid method encountered: b'0'"):
+    # that tests the client library's framing, not the contract, and fails whichever operation comes next.
+    if case.headers:
+        case.headers = {k: v for k, v in case.headers.items() if k.lower() != "transfer-encoding"}
     if case.headers and case.headers.get("Authorization") == f"Bearer {PENDING}":
         case.headers["Authorization"] = f"Bearer {server.config.admin_token}"
     case.call_and_validate(base_url=server.api_url, verify=str(server.ca_path))
 
 
 @schema_93.parametrize()
-@settings(deadline=None, max_examples=EXAMPLES, suppress_health_check=list(HealthCheck))
+@settings(deadline=None, max_examples=EXAMPLES, suppress_health_check=list(HealthCheck), **FIXED)
 def test_backend_93_follows_the_contract(case: t.Any, backend_93: BackendServer) -> None:
     _call(case, backend_93)
 
 
 @schema_92.parametrize()
-@settings(deadline=None, max_examples=10, suppress_health_check=list(HealthCheck))
+@settings(deadline=None, max_examples=10, suppress_health_check=list(HealthCheck), **FIXED)
 def test_backend_92_follows_the_contract(case: t.Any, backend_92: BackendServer) -> None:
     _call(case, backend_92)
 
