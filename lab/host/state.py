@@ -23,6 +23,9 @@ from lab.host.cluster import Cluster, ServerState
 from lab.host.filesystem import FileSystem
 from lab.host.registry import Registry
 
+# Where Windows records each profile folder (ProfileImagePath), also for users who are not logged on.
+PROFILE_LIST = r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList"
+
 KINDS = ("client", "server")
 DEFAULT_USERNAME = "labadmin"
 DEFAULT_PASSWORD = "Lab-Passw0rd!"
@@ -177,7 +180,7 @@ class HostState:
             for sub in ("AppData\\Local\\Temp", "AppData\\Roaming", "Desktop", "Documents"):
                 self.files.mkdir(f"{path}\\{sub}")
             self.registry.set_value(
-                rf"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList\{self.sid_of(user)}",
+                f"{PROFILE_LIST}\\{self.sid_of(user)}",
                 "ProfileImagePath",
                 path,
                 "REG_EXPAND_SZ",

@@ -41,6 +41,9 @@ DEFAULT_CONFIG = {
 }
 _SZ = ("UpdaterVersion", "LastCheck", "LastOutcome", "LastError", "PendingVersion", "Phase", "Config")
 _DWORD = ("DownloadAttempts", "InstallAttempts", "ProcessPolls")
+# Every value of the updater's record, and the administrator's policy values (the contract's tables).
+STATE_VALUES = (*_SZ, *_DWORD)
+POLICY_VALUES = ("Enabled", "BackendUrl", "CertificateThumbprint")
 # A change of any of these is a step of the updater, and LastCheck records when it was taken: the interval in
 # force counts from there (seed 003: each retry is scheduled with the error interval after the failure).
 _STEPS = frozenset(("LastOutcome", "Phase", "DownloadAttempts", "InstallAttempts", "ProcessPolls"))
@@ -105,7 +108,7 @@ class HiveState:
     def read(self) -> UpdaterState:
         state = UpdaterState()
         with self.host.registry.loaded(self.sid):
-            for name in (*_SZ, *_DWORD):
+            for name in STATE_VALUES:
                 value = self.host.registry.get(self.key, name)
                 if isinstance(value, str if name in _SZ else int):
                     setattr(state, name, value)
@@ -123,13 +126,13 @@ class HiveState:
                 raise KeyError(f"not an updater value: {name}")
 
     def write_all(self, state: UpdaterState) -> None:
-        self.write(**{name: getattr(state, name) for name in (*_SZ, *_DWORD)})
+        self.write(**{name: getattr(state, name) for name in STATE_VALUES})
 
     def policy(self) -> dict[str, Any]:
         """Enabled / BackendUrl / CertificateThumbprint (the administrator's policy values; users read only)."""
         key = f"HKU\\{self.sid}\\{POLICY_KEY}"
         with self.host.registry.loaded(self.sid):
-            return {n: self.host.registry.get(key, n) for n in ("Enabled", "BackendUrl", "CertificateThumbprint")}
+            return {n: self.host.registry.get(key, n) for n in POLICY_VALUES}
 
     def installed_version(self) -> str | None:
         """The product version installed for this user (per user), None when it is not installed for them."""

@@ -19,25 +19,13 @@ from zoneinfo import ZoneInfo
 from lab.host.behaviour import TIMEZONE_KEY, WEBVIEW2_CLIENT, WEBVIEW2_MACHINE_KEY, WINDOWS_TIMEZONES
 from lab.host.msiregister import MACHINE_SID, USERDATA
 from lab.host.registry import HiveError
+from lab.host.state import PROFILE_LIST
+from lab.host.updater_state import POLICY_VALUES, STATE_VALUES
 from lab.primitives.core import PrimitiveContext, PrimitiveFailure, arg_str, arg_str_list, primitive
 
 if TYPE_CHECKING:
     from lab.host.host import Host
 
-PROFILE_LIST = r"HKLM\SOFTWARE\Microsoft\Windows NT\CurrentVersion\ProfileList"
-STATE_NAMES = (
-    "UpdaterVersion",
-    "LastCheck",
-    "LastOutcome",
-    "LastError",
-    "DownloadAttempts",
-    "InstallAttempts",
-    "ProcessPolls",
-    "PendingVersion",
-    "Phase",
-    "Config",
-)
-POLICY_NAMES = ("Enabled", "BackendUrl", "CertificateThumbprint")
 MAX_STRING = 4096  # the primitive cuts every string it reads from a hive at this length
 # What Get-ScheduledTask shows as a trigger's CIM class, per trigger type of the lab's task model.
 TRIGGER_CLASSES = {
@@ -157,8 +145,8 @@ def _read_user(host: Host, entry: dict[str, Any], args: dict[str, Any]) -> None:
     try:
         with user_hive(host, sid, entry["profile"]) as root:
             entry["install_dir"] = _values(host, f"{root}\\{settings}", ("InstallDir",))["InstallDir"]
-            entry["policy"] = _values(host, f"{root}\\{policy}", POLICY_NAMES)
-            entry["state"] = _values(host, f"{root}\\{settings}\\AutoUpdater", STATE_NAMES)
+            entry["policy"] = _values(host, f"{root}\\{policy}", POLICY_VALUES)
+            entry["state"] = _values(host, f"{root}\\{settings}\\AutoUpdater", STATE_VALUES)
             entry["webview2_user"] = _values(host, f"{root}\\Software\\{WEBVIEW2_CLIENT}", ("pv",))["pv"]
     except PrimitiveFailure as exc:
         entry["hive_error"] = exc.msg
