@@ -13,6 +13,7 @@ from __future__ import annotations
 import typing as t
 
 from ansible_collections.rollout.windows.plugins.plugin_utils import (
+    _machine_install,
     _msi,
     _msi_options,
     _msiexec,
@@ -53,6 +54,8 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "log_dir": {"type": "str", "default": "C:\\ProgramData\\rollout.windows\\logs"},
     # Whether a silent msiexec may shut down applications holding the package's files (_msi.RESTART_MANAGER).
     "restart_manager": {"type": "str", "choices": list(_msi.RESTART_MANAGER), "default": "disable"},
+    # Per machine, in the same task: the Office gate before msiexec, the restart and the check after it.
+    **_machine_install.ARGUMENT_SPEC,
 }
 MUTUALLY_EXCLUSIVE = [["src", "path", "url"]]
 REQUIRED_IF = [["state", "present", ["src", "path", "url"], True]]
@@ -82,6 +85,7 @@ class ActionModule(WinHostAction):
 
     def _run(self, host: WinHost, args: dict[str, t.Any]) -> dict[str, t.Any]:
         options = MsiOptions.from_args(args)
+        steps = _machine_install.Steps.from_args(args)
         # Kept on the instance so that run() reports them even when a later step fails.
         notes: list[str] = []
         self._host_notes = notes
@@ -104,7 +108,7 @@ class ActionModule(WinHostAction):
                 upload=self._upload,
             )
         else:
-            result, delivered = self._run_machine(host, options, package, notes)
+            result, delivered = self._run_machine(host, options, steps, package, notes)
         if download is not None:
             # Whether locate() or deliver() brought it, a download in this run is reported here, once.
             result["downloaded"] = delivered.downloaded if delivered else package.downloaded
@@ -114,8 +118,9 @@ class ActionModule(WinHostAction):
         self._connection.put_file(local, remote)
 
     def _run_machine(
-        self, host: WinHost, options: MsiOptions, package: Package, notes: list[str]
+        self, host: WinHost, options: MsiOptions, steps: _machine_install.Steps, package: Package, notes: list[str]
     ) -> tuple[dict[str, t.Any], Delivered | None]:
+        # The one read of the installed products in this task, unless verify asks again after msiexec.
         installed = host.run("Get-InstalledProduct", _msiexec.installed_query(package))["products"]
         current = _msiexec.replaced([p for p in installed if p.get("scope") == "machine"], package)
         action = _msiexec.decide(options, package, current)
@@ -138,20 +143,83 @@ class ActionModule(WinHostAction):
                 "before": _msiexec.diff_state(current, options.scope),
                 "after": _msiexec.diff_state(after, options.scope),
             }
-        if action == "none" or self._task.check_mode:
+        if action == "none":
+            # What the read found is what verify would find: no second read.
+            if steps.verify:
+                result["verified"] = {
+                    "product_code": package.product_code,
+                    "expected": [] if not options.present else [package.version],
+                    "found": [] if current is None else [current["version"]],
+                }
             return result, None
+        if self._task.check_mode:
+            gate = _machine_install.gate(host, steps, check_mode=True)
+            return (result if gate is None else {**result, "office_gate": gate}), None
+        delivered = None
+        if action != "remove":
+            # Delivered first: a download or copy that fails must not leave the host without the newer version.
+            delivered = _package_source.deliver(host, options, package, notes=notes, upload=self._upload)
+            if delivered.transferred is not None:
+                result["transferred"] = delivered.transferred
+        # Right before msiexec, after the copy: users are not kept out of Office while files travel.
+        gate = _machine_install.gate(host, steps, check_mode=False)
+        if gate is not None:
+            result["office_gate"] = gate
+            if gate.get("failed"):
+                return {
+                    **result,
+                    "changed": bool(gate.get("changed")),
+                    "failed": True,
+                    "msg": f"{action} not started: {gate['msg']}",
+                }, delivered
+        done = self._msiexec(host, options, action=action, current=current, delivered=delivered, notes=notes)
+        result.update(done)
+        if done.get("failed"):
+            return result, delivered
+        return self._finish(host, options, steps, package, result), delivered
+
+    @staticmethod
+    def _msiexec(
+        host: WinHost,
+        options: MsiOptions,
+        *,
+        action: str,
+        current: dict[str, t.Any] | None,
+        delivered: Delivered | None,
+        notes: list[str],
+    ) -> dict[str, t.Any]:
         if action == "remove":
             target = current["product_code"] if current else ""
-            return {**result, **_msiexec.run_machine(host, options, "uninstall", target, notes)}, None
-        # Delivered first: a download or copy that fails must not leave the host without the newer version.
-        delivered = _package_source.deliver(host, options, package, notes=notes, upload=self._upload)
-        if delivered.transferred is not None:
-            result["transferred"] = delivered.transferred
+            return _msiexec.run_machine(host, options, "uninstall", target, notes)
+        if delivered is None:
+            raise ValueError("the package was not delivered")
         if action == "downgrade" and current:
             removal = _msiexec.run_machine(host, options, "uninstall", current["product_code"], notes)
             if removal.get("failed"):
-                return {**result, **removal}, delivered
-        return {**result, **_msiexec.run_machine(host, options, "install", delivered.target, notes)}, delivered
+                return removal
+        return _msiexec.run_machine(host, options, "install", delivered.target, notes)
+
+    def _finish(
+        self,
+        host: WinHost,
+        options: MsiOptions,
+        steps: _machine_install.Steps,
+        package: Package,
+        result: dict[str, t.Any],
+    ) -> dict[str, t.Any]:
+        """After a good msiexec run: the restart it asked for (when allowed), then the check of what is registered."""
+        if result.get("reboot_required"):
+            if not steps.reboot:
+                warning = _machine_install.restart_warning(package, result.get("exit_code"))
+                return {**result, "warnings": [*result.get("warnings", []), warning]}
+            restarted = _machine_install.restart(host, steps, reset=self._connection.reset)
+            result["reboot"] = {k: restarted[k] for k in ("rebooted", "elapsed", "previous_boot", "last_boot")}
+            if restarted.get("failed"):
+                return {**result, "failed": True, "msg": f"installed, but restarting failed: {restarted['msg']}"}
+            result["reboot_required"] = False
+        if steps.verify:
+            result.update(_machine_install.verify(host, package, options.state))
+        return result
 
     def _undecided(self, options: MsiOptions, package: Package, download: _msi.PackageUrl) -> dict[str, t.Any]:
         """Check mode with a url package the host does not have yet and facts not given.

@@ -7,25 +7,16 @@ from __future__ import annotations
 import time
 import typing as t
 
-from ansible_collections.rollout.windows.plugins.plugin_utils import _answers, _office, _sessions
+from ansible_collections.rollout.windows.plugins.plugin_utils import _office_gate
 from ansible_collections.rollout.windows.plugins.plugin_utils._action import WinHostAction
 from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import WinHost
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "state": {"type": "str", "choices": ["query", "absent"], "default": "query"},
-    "processes": {"type": "list", "elements": "str", "default": list(_office.DEFAULT_PROCESSES)},
-    "interval": {"type": "int", "default": 120},
-    "attempts": {"type": "int", "default": 120},
-    "notify": {"type": "bool", "default": False},
-    "message": {"type": "str", "default": _office.DEFAULT_MESSAGE},
-    "title": {"type": "str", "default": _office.DEFAULT_TITLE},
-    "remind_interval": {"type": "int", "default": 0},
-    "force": {"type": "bool", "default": False},
-    "deadline": {"type": "int"},
+    **_office_gate.WAIT_SPEC,
 }
 # Options that only mean something while waiting.
 _WAIT_OPTIONS = ("notify", "remind_interval", "force", "deadline")
-_PROCESS_KEYS = ("pid", "name", "session_id", "user", "start_time")
 
 
 class ActionModule(WinHostAction):
@@ -39,143 +30,15 @@ class ActionModule(WinHostAction):
         clock: t.Callable[[], float] = time.monotonic,
         sleep: t.Callable[[float], None] = time.sleep,
     ) -> dict[str, t.Any]:
-        names = _office.process_names(args["processes"])
         waiting = args["state"] == "absent"
         if not waiting:
             given = [o for o in _WAIT_OPTIONS if args[o] not in (None, False, 0)]
             if given:
                 raise ValueError(f"{', '.join(given)} apply only with state=absent (state=query only reports)")
-        config = _office.settings(
-            interval=args["interval"],
-            attempts=args["attempts"],
-            notify=args["notify"],
-            remind_interval=args["remind_interval"],
-            force=args["force"],
-            deadline=args["deadline"],
-        )
-        if config.notify:
-            _sessions.check_message(args["message"], args["title"])
-
-        def query() -> dict[str, t.Any]:
-            found = host.run("Get-SessionProcess", {"names": names})
-            return {
-                "sessions": list(found.get("sessions") or []),
-                # The PIDs go back to the host as what to stop: only processes asked about by name are taken.
-                "processes": [
-                    {k: p.get(k) for k in _PROCESS_KEYS}
-                    for p in (
-                        _answers.process_of(proc, names, "Get-SessionProcess")
-                        for proc in _answers.listed(found, "processes", "Get-SessionProcess")
-                    )
-                ],
-            }
-
+        config, names = _office_gate.configured(args)
         # A host that drops during a long wait is reported unreachable by WinHostAction.run, not hung.
         if not waiting or self._task.check_mode:
-            return self._report(query(), config, waiting)
-        return self._wait(host, args, config, query, clock=clock, sleep=sleep)
-
-    def _wait(
-        self,
-        host: WinHost,
-        args: dict[str, t.Any],
-        config: _office.Settings,
-        query: t.Callable[[], dict[str, t.Any]],
-        *,
-        clock: t.Callable[[], float],
-        sleep: t.Callable[[float], None],
-    ) -> dict[str, t.Any]:
-
-        def notify(session_ids: list[int]) -> list[dict[str, t.Any]]:
-            sent = host.run(
-                "Send-SessionMessage", {"session_ids": session_ids, "title": args["title"], "text": args["message"]}
-            )
-            return list(sent.get("sessions") or [])
-
-        def stop(processes: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
-            targets = [{k: p[k] for k in ("pid", "name", "start_time")} for p in processes]
-            return list(host.run("Stop-SessionProcess", {"processes": targets}).get("processes") or [])
-
-        outcome = _office.Gate(config, query, notify, stop, clock=clock, sleep=sleep).run()
-        return self._waited(outcome, config)
-
-    @staticmethod
-    def _report(snapshot: dict[str, t.Any], config: _office.Settings, waiting: bool) -> dict[str, t.Any]:
-        """state=query, or state=absent in check mode: one query, and what the wait would do about it."""
-        running = snapshot["processes"]
-        result: dict[str, t.Any] = {
-            "changed": False,
-            "processes": running,
-            "users": sorted(_office.users_summary(running)),
-            "sessions": snapshot["sessions"],
-            "polls": 1,
-        }
-        if not waiting:
-            return result
-        would_notify = _office.sessions_of(running) if config.notify else []
-        # With force, these are the ones closed if still open at the deadline.
-        would_close = running if config.force else []
-        result.update(
-            changed=bool(would_notify or would_close),
-            would_notify=would_notify,
-            would_close=would_close,
-            remaining=running,
+            return _office_gate.report(_office_gate.query(host, names), config, waiting)
+        return _office_gate.wait(
+            host, config, names, message=args["message"], title=args["title"], clock=clock, sleep=sleep
         )
-        if running:
-            steps = ["message " + ", ".join(str(s["user"]) for s in would_notify)] if would_notify else []
-            steps.append(f"wait up to {config.window:g}s for {_office.describe_users(running)}")
-            if would_close:
-                steps.append(f"close what is still open after {config.deadline}s (unsaved data would be lost)")
-            result["msg"] = "check mode: would " + ", then ".join(steps)
-        return result
-
-    @staticmethod
-    def _waited(outcome: _office.Outcome, config: _office.Settings) -> dict[str, t.Any]:
-        sent = [n for n in outcome.notified if n["sent"]]
-        result: dict[str, t.Any] = {
-            "changed": bool(sent or outcome.closed),
-            "processes": outcome.initial,
-            "users": sorted(_office.users_summary(outcome.initial)),
-            "sessions": outcome.sessions,
-            "remaining": outcome.remaining,
-            "users_still_working": sorted(_office.users_summary(outcome.remaining)),
-            "notified": outcome.notified,
-            "closed": outcome.closed,
-            "polls": outcome.polls,
-            "elapsed": outcome.elapsed,
-        }
-        warnings = [
-            f"could not message session {n['session_id']} ({n['user']}): {n['error']}"
-            for n in outcome.notified
-            if not n["sent"]
-        ]
-        if outcome.closed:
-            result["unsaved_data_lost"] = True
-            warnings.append(
-                f"closed {len(outcome.closed)} Office application(s) after the deadline of {config.deadline}s: "
-                f"{_office.describe_users(outcome.closed)}; unsaved data in them is lost"
-            )
-        if warnings:
-            result["warnings"] = warnings
-        if outcome.ok:
-            result["msg"] = f"no Office application runs (after {outcome.polls} poll(s), {outcome.elapsed:g}s)" + (
-                f"; force-closed: {_office.describe_users(outcome.closed)}, unsaved data lost" if outcome.closed else ""
-            )
-            return result
-        not_closed = "".join(
-            f"; could not close {p['name']} (PID {p['pid']}) of {p['user']}: {p.get('error') or p['status']}"
-            for p in outcome.not_closed
-        )
-        result.update(
-            failed=True,
-            msg=(
-                f"Office applications still run after {outcome.polls} poll(s) over {outcome.elapsed:g}s; "
-                f"users still working: {_office.describe_users(outcome.remaining)}{not_closed}"
-                + (
-                    ""
-                    if config.force
-                    else ". Nothing was closed; force=true with a deadline would close them (unsaved data is lost)"
-                )
-            ),
-        )
-        return result

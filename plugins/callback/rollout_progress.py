@@ -218,6 +218,10 @@ class CallbackModule(CallbackBase):
         if current is None or current.uuid != uuid:
             self._print(self.progress.end_batch())
             everyone = inventory.get_hosts(play.hosts, order=play.order, ignore_restrictions=True)
+            if not everyone:
+                # The play of the method not chosen (playbooks/rollout.yml has one per method) has no hosts.
+                self._watching = False
+                return
             self.progress.start_play(play.get_name(), uuid, {host.name: self._wave_of(host, play) for host in everyone})
         # Within a batch, Ansible restricts the inventory to the batch's hosts.
         batch = [host.name for host in inventory.get_hosts(play.hosts, order=play.order)]

@@ -243,6 +243,84 @@ options:
     type: str
     choices: [disable, disable_shutdown, enable]
     default: disable
+  office_gate:
+    description:
+      - Per machine only. Wait until no Office application runs before msiexec starts, in the same
+        task, exactly as M(rollout.windows.office_processes) with O(rollout.windows.office_processes#module:state=absent)
+        waits (the suboptions are that module's options and defaults). Not set, there is no gate.
+      - The gate runs only when the package changes something, after the package has been copied and
+        right before msiexec, so a host that already has the release costs one WinRM command and
+        its users are never asked to close anything.
+      - A wait that runs out fails the task and nothing is installed; RV(office_gate) has the wait's result.
+      - With O(restart_manager=enable), O(office_gate.force=true) is required, since msiexec would then
+        close applications itself.
+      - In check mode one poll reports who has Office open and what the wait would do.
+    type: dict
+    suboptions:
+      processes:
+        description: Process names to wait for, with or without C(.exe), no path.
+        type: list
+        elements: str
+        default: [WINWORD, EXCEL, POWERPNT, OUTLOOK, ONENOTE, MSACCESS, MSPUB, VISIO, WINPROJ]
+      interval:
+        description: Seconds between polls; more than 0.
+        type: int
+        default: 120
+      attempts:
+        description: Number of polls, the first at once; at least 1.
+        type: int
+        default: 120
+      notify:
+        description: Show O(office_gate.message) in every session that has one of the applications open.
+        type: bool
+        default: false
+      message:
+        description: Text of the message box; at most 255 UTF-16 code units, no NUL characters.
+        type: str
+        default: >-
+          An update for your Office add-ins is ready to install. Please save your work and close Word,
+          Excel, PowerPoint, Outlook and the other Office applications. Thank you!
+      title:
+        description: Title of the message box; at most 64 UTF-16 code units.
+        type: str
+        default: Software update
+      remind_interval:
+        description: Seconds after which the message is shown again; V(0) shows it once. Needs O(office_gate.notify=true).
+        type: int
+        default: 0
+      force:
+        description:
+          - Close what still runs at O(office_gate.deadline). B(Unsaved data in those applications is lost);
+            each closed process is reported and the task warns.
+        type: bool
+        default: false
+      deadline:
+        description: Seconds after the start of the wait when still open applications are closed; required by O(office_gate.force=true).
+        type: int
+  reboot:
+    description:
+      - Per machine only. When msiexec says a restart is needed (exit code 3010), restart the host in
+        the same task, as M(rollout.windows.reboot) does, and wait until it is back with a new boot
+        time (before O(verify) reads the host).
+      - V(false) leaves the host as it is and warns that it needs a restart.
+    type: bool
+    default: false
+  reboot_timeout:
+    description: With O(reboot=true), seconds to wait for the host to come back; more than 0.
+    type: int
+    default: 600
+  reboot_msg:
+    description: With O(reboot=true), the comment the users see with the restart; at most 512 characters.
+    type: str
+    default: Reboot initiated by Ansible
+  verify:
+    description:
+      - Per machine only. After msiexec (and the restart), read what Windows Installer registered per
+        machine and fail unless the package's ProductCode is registered with the package's version (or,
+        with O(state=absent), not at all). One more WinRM command after a change; none when nothing changed,
+        since the first read already showed the host has it. RV(verified) says what was found.
+    type: bool
+    default: false
 attributes:
   check_mode:
     details:
@@ -355,6 +433,24 @@ exit_code_meaning:
   description: What the exit code means.
   returned: when msiexec ran
   type: str
+office_gate:
+  description:
+    - With O(office_gate) and a change to make, the gate's result, as M(rollout.windows.office_processes)
+      returns it (RV(rollout.windows.office_processes#module:processes), RV(rollout.windows.office_processes#module:notified),
+      RV(rollout.windows.office_processes#module:closed), polls, elapsed); in check mode the one poll's report.
+  returned: when office_gate is set and the package changes something
+  type: dict
+  sample: {changed: false, processes: [], polls: 1, elapsed: 0, msg: "no Office application runs (after 1 poll(s), 0s)"}
+reboot:
+  description: The restart O(reboot=true) made after msiexec asked for one.
+  returned: when the host was restarted
+  type: dict
+  sample: {rebooted: true, elapsed: 41.5, previous_boot: "2026-12-01T06:00:00.0000000Z", last_boot: "2026-12-01T07:12:03.0000000Z"}
+verified:
+  description: With O(verify=true), the versions of the package's ProductCode registered per machine, and what was expected.
+  returned: when verify is true and no earlier step failed
+  type: dict
+  sample: {product_code: "{6D3B2A10-1C7E-4E55-9A61-0B1C2D3E4F50}", expected: ["9.3.1"], found: ["9.3.1"]}
 reboot_required:
   description: The host must restart to finish (exit code 3010 or 1641).
   returned: always

@@ -9,6 +9,7 @@ import typing as t
 import pytest
 
 from ansible_collections.rollout.windows.plugins.action import reboot
+from ansible_collections.rollout.windows.plugins.plugin_utils import _reboot
 from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import PrimitiveError
 from lab.host.msiargs import split_argv
 from lab.primitives.hostinfo import dotnet_o
@@ -86,7 +87,7 @@ def test_restarts_then_waits_for_a_new_boot_time() -> None:
     assert result["last_boot"] == boot(host) != old
     # shutdown.exe waits its /t 2 seconds, then the host is away for its downtime.
     away = reboot.ARGUMENT_SPEC["pre_reboot_delay"]["default"] + DOWNTIME
-    assert away <= result["elapsed"] <= away + reboot.POLL_MAXIMUM
+    assert away <= result["elapsed"] <= away + _reboot.POLL_MAXIMUM
     assert host.names()[:2] == ["Get-HostInfo", "Restart-Host"]
     assert split_argv(host.calls[1][1]["command_line"]) == ["/r", "/f", "/t", "2", "/c", "Reboot initiated by Ansible"]
     assert [r["comment"] for r in host.lab.reboots] == ["Reboot initiated by Ansible"]
