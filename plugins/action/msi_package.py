@@ -10,6 +10,7 @@ _per_user; the options arrive checked, as one _msi_options.MsiOptions.
 
 from __future__ import annotations
 
+import time
 import typing as t
 
 from ansible_collections.rollout.windows.plugins.plugin_utils import (
@@ -83,7 +84,17 @@ class ActionModule(WinHostAction):
             result["warnings"] = [*result.get("warnings", []), *self._host_notes]
         return result
 
-    def _run(self, host: WinHost, args: dict[str, t.Any]) -> dict[str, t.Any]:
+    def _run(
+        self,
+        host: WinHost,
+        args: dict[str, t.Any],
+        *,
+        clock: t.Callable[[], float] = time.monotonic,
+        sleep: t.Callable[[float], None] = time.sleep,
+        reset: t.Callable[[], None] | None = None,
+    ) -> dict[str, t.Any]:
+        # The Office gate and the restart wait: tests pass the lab's virtual clock.
+        self._waits = _machine_install.Waits(clock, sleep, reset or self._connection.reset)
         options = MsiOptions.from_args(args)
         steps = _machine_install.Steps.from_args(args)
         # Kept on the instance so that run() reports them even when a later step fails.
@@ -153,7 +164,7 @@ class ActionModule(WinHostAction):
                 }
             return result, None
         if self._task.check_mode:
-            gate = _machine_install.gate(host, steps, check_mode=True)
+            gate = _machine_install.gate(host, steps, self._waits, check_mode=True)
             return (result if gate is None else {**result, "office_gate": gate}), None
         delivered = None
         if action != "remove":
@@ -162,9 +173,12 @@ class ActionModule(WinHostAction):
             if delivered.transferred is not None:
                 result["transferred"] = delivered.transferred
         # Right before msiexec, after the copy: users are not kept out of Office while files travel.
-        gate = _machine_install.gate(host, steps, check_mode=False)
+        gate = _machine_install.gate(host, steps, self._waits, check_mode=False)
         if gate is not None:
             result["office_gate"] = gate
+            if gate.get("warnings"):
+                # Said where the admin reads them: a closed application lost its user's unsaved work.
+                result["warnings"] = [*result.get("warnings", []), *gate["warnings"]]
             if gate.get("failed"):
                 return {
                     **result,
@@ -212,7 +226,7 @@ class ActionModule(WinHostAction):
             if not steps.reboot:
                 warning = _machine_install.restart_warning(package, result.get("exit_code"))
                 return {**result, "warnings": [*result.get("warnings", []), warning]}
-            restarted = _machine_install.restart(host, steps, reset=self._connection.reset)
+            restarted = _machine_install.restart(host, steps, self._waits)
             result["reboot"] = {k: restarted[k] for k in ("rebooted", "elapsed", "previous_boot", "last_boot")}
             if restarted.get("failed"):
                 return {**result, "failed": True, "msg": f"installed, but restarting failed: {restarted['msg']}"}

@@ -1,6 +1,6 @@
 # Copyright (c) rollout.windows contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Rollout planning filters: wave groups, the play's host pattern, its batches and ``serial`` list.
+"""Rollout planning filters: wave groups, the play's host pattern, its batches, ``serial`` list and batch cap.
 
 Thin wrappers: the planning itself is ``plugin_utils/_plan.py``; here a ``PlanError``
 becomes an ``AnsibleFilterError`` so the play stops with the plan's message. The
@@ -55,6 +55,14 @@ def wave_pattern(
         raise AnsibleFilterError(f"rollout plan: {exc}") from None
 
 
+def batch_cap(throttle: t.Any, max_batch: t.Any = 0, slices: t.Any = 1) -> int:
+    """The batch cap of one job: its share of the backend's parallel syncs, and rollout_max_batch."""
+    try:
+        return _plan.batch_cap(throttle, max_batch, slices)
+    except _plan.PlanError as exc:
+        raise AnsibleFilterError(f"rollout plan: {exc}") from None
+
+
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {
@@ -62,4 +70,5 @@ class FilterModule:
             "wave_batches": wave_batches,
             "wave_groups": wave_groups,
             "wave_pattern": wave_pattern,
+            "batch_cap": batch_cap,
         }

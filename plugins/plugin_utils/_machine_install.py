@@ -33,6 +33,16 @@ REBOOT_DELAY = 2
 
 
 @dataclass(frozen=True)
+class Waits:
+    """How the task waits: the clock and sleep of the Office gate and the restart, and the connection reset
+    a restart needs; the lab's virtual clock in tests."""
+
+    clock: t.Callable[[], float] = time.monotonic
+    sleep: t.Callable[[float], None] = time.sleep
+    reset: t.Callable[[], None] = lambda: None
+
+
+@dataclass(frozen=True)
 class Steps:
     """The gate, restart and verification an msi_package task asked for, checked before any host is contacted."""
 
@@ -81,14 +91,7 @@ class Steps:
         )
 
 
-def gate(
-    host: WinHost,
-    steps: Steps,
-    *,
-    check_mode: bool,
-    clock: t.Callable[[], float] = time.monotonic,
-    sleep: t.Callable[[float], None] = time.sleep,
-) -> dict[str, t.Any] | None:
+def gate(host: WinHost, steps: Steps, waits: Waits, *, check_mode: bool) -> dict[str, t.Any] | None:
     """The Office gate's result (None without one); in check mode one query and what the wait would do."""
     if steps.gate is None:
         return None
@@ -96,19 +99,11 @@ def gate(
     if check_mode:
         return _office_gate.report(_office_gate.query(host, names), steps.gate, True)
     return _office_gate.wait(
-        host, steps.gate, names, message=steps.message, title=steps.title, clock=clock, sleep=sleep
+        host, steps.gate, names, message=steps.message, title=steps.title, clock=waits.clock, sleep=waits.sleep
     )
 
 
-def restart(
-    host: WinHost,
-    steps: Steps,
-    *,
-    reset: t.Callable[[], None],
-    clock: t.Callable[[], float] = time.monotonic,
-    sleep: t.Callable[[float], None] = time.sleep,
-    rng: random.Random | None = None,
-) -> dict[str, t.Any]:
+def restart(host: WinHost, steps: Steps, waits: Waits, rng: random.Random | None = None) -> dict[str, t.Any]:
     """The host restarted to finish the install, as the reboot module restarts it."""
     return _reboot.restart(
         host,
@@ -116,9 +111,9 @@ def restart(
         delay=REBOOT_DELAY,
         msg=steps.reboot_msg,
         check_mode=False,
-        reset=reset,
-        clock=clock,
-        sleep=sleep,
+        reset=waits.reset,
+        clock=waits.clock,
+        sleep=waits.sleep,
         rng=rng,
     )
 

@@ -303,3 +303,35 @@ def serial(batches: Sequence[Batch]) -> list[int]:
     count, so nothing is left over and the repetition never happens.
     """
     return [len(batch.hosts) for batch in batches]
+
+
+def _whole(value: t.Any, name: str, minimum: int) -> int:
+    # Jinja hands over ints, strings (-e key=value) or None (unset); "2.5", "two" or true are refused, not rounded.
+    # Only None and blank mean unset, not every falsy value: 0 == False, and 0 slices must be refused.
+    text = str(minimum) if value is None or (isinstance(value, str) and not value.strip()) else str(value).strip()
+    if not text.isdigit() or int(text) < minimum:
+        raise PlanError(f"{name} must be a whole number of at least {minimum}, got {value!r}")
+    return int(text)
+
+
+def batch_cap(throttle: t.Any, max_batch: t.Any = 0, slices: t.Any = 1) -> int:
+    """The most hosts in one batch of one job (0: no cap).
+
+    ``throttle`` is the backend's maximum number of parallel synchronisations (0 or None: the backend
+    reports none). Job slicing runs ``slices`` copies of the rollout at the same time, each with its own
+    batches, so each gets an equal share of the throttle, rounded down: the slices' batches together
+    never exceed it. ``max_batch`` (``rollout_max_batch``) caps each slice's batches further. A slice
+    whose share would be 0 cannot start a host without making another slice's clients wait, so more
+    slices than the throttle are refused.
+    """
+    parts = _whole(slices, "rollout_slices", 1)
+    limit = _whole(throttle, "max_parallel_syncs", 0)
+    cap = _check_cap(max_batch)
+    if limit and parts > limit:
+        raise PlanError(
+            f"rollout_slices={parts} job slices cannot share the backend's max_parallel_syncs={limit}: each slice "
+            "needs at least one sync slot for its batches. Lower rollout_slices (the job slice count) or raise "
+            "max_parallel_syncs (rollout_backend_settings)"
+        )
+    share = limit // parts if limit else 0
+    return min((c for c in (share, cap) if c > 0), default=0)

@@ -9,6 +9,7 @@ from pathlib import Path
 import yaml
 
 from ansible_collections.rollout.windows.plugins.action import office_processes
+from ansible_collections.rollout.windows.plugins.plugin_utils import _office_gate
 
 ROOT = Path(__file__).resolve().parents[3]
 ROLES = ROOT / "roles"
@@ -46,11 +47,21 @@ def test_no_other_role_or_play_redeclares_a_gate_variable() -> None:
                     r"^\s*((?:msi_install_)?office_gate_\w+):", path.read_text(encoding="utf-8"), re.M
                 )
                 assert not declared, f"{path.relative_to(ROOT)} declares {declared}"
-    # msi_install's include of the gate passes no copy of the gate's variables: the user's values arrive as they are.
+    # msi_install takes the gate's defaults from the role itself (its options entry point) and hands every
+    # gate variable, as the user set it, to msi_package's office_gate: no copy of a default on the way.
     tasks = load(ROLES / "msi_install" / "tasks" / "main.yml")
-    (include,) = [task for task in tasks if "ansible.builtin.include_role" in task]
-    assert include["ansible.builtin.include_role"]["name"] == "rollout.windows.office_gate"
-    assert not set(include.get("vars") or {}) & gate
+    (imported,) = [task for task in tasks if "ansible.builtin.import_role" in task]
+    assert imported["ansible.builtin.import_role"] == {
+        "name": "rollout.windows.office_gate",
+        "tasks_from": "options",
+        "rolespec_validate": False,
+    }
+    (install,) = [task for task in tasks if "rollout.windows.msi_package" in task]
+    passed = install["vars"]["__msi_install_gate"]
+    assert set(passed) == set(_office_gate.WAIT_SPEC)
+    for option, value in passed.items():
+        assert f"office_gate_{option}" in value, option
+    assert "__msi_install_gate" in install["rollout.windows.msi_package"]["office_gate"]
 
 
 def test_nothing_sets_the_removed_msi_install_office_gate_options() -> None:

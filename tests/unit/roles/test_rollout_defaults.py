@@ -36,7 +36,44 @@ def test_the_method_and_its_variables_are_in_the_main_entry_point() -> None:
         assert name in options, name
 
 
-def test_the_autoupdater_tasks_are_included_only_for_that_method() -> None:
+ROOT = ROLE.parents[1]
+
+
+def test_each_method_has_its_own_play_and_main_dispatches_for_composed_plays() -> None:
     tasks = load(ROLE / "tasks" / "main.yml")
-    (include,) = [task for task in tasks if task.get("ansible.builtin.include_tasks") == "autoupdater.yml"]
-    assert include["when"] == "rollout_method == 'autoupdater'"
+    assert [(task["ansible.builtin.import_tasks"], task["when"]) for task in tasks] == [
+        ("push.yml", "rollout_method == 'push'"),
+        ("autoupdater.yml", "rollout_method == 'autoupdater'"),
+    ]
+    plays = load(ROOT / "playbooks" / "rollout.yml")[1:]
+    for play, method in zip(plays, ("push", "autoupdater"), strict=True):
+        # The play of the method not chosen gets no host, so no task of it runs (and none is skipped per host).
+        assert f"== '{method}' else []" in play["hosts"]
+        (step,) = play["tasks"]
+        assert step["ansible.builtin.import_role"]["tasks_from"] == method
+
+
+def per_host_tasks(path: Path) -> list[str]:
+    """The tasks of a task file that run per host (not run_once), imports followed."""
+    names: list[str] = []
+    for task in load(path) or []:
+        if task.get("run_once"):
+            continue
+        if "ansible.builtin.import_tasks" in task:
+            names += per_host_tasks(path.parent / task["ansible.builtin.import_tasks"])
+        elif "ansible.builtin.import_role" in task:
+            role = task["ansible.builtin.import_role"]
+            names += per_host_tasks(
+                ROOT / "roles" / role["name"].rsplit(".", 1)[-1] / "tasks" / f"{role.get('tasks_from', 'main')}.yml"
+            )
+        else:
+            names.append(task["name"])
+    return names
+
+
+def test_a_push_batch_costs_one_task_per_host() -> None:
+    # Every other step (plan, checks, gate, soak, approval) runs once per batch on the controller; the install
+    # task itself reads the host first, so a host that has the release costs this one task and one command.
+    assert per_host_tasks(ROLE / "tasks" / "push.yml") == [
+        "Install, upgrade or remove the package (Office gate, restart and version check included)"
+    ]

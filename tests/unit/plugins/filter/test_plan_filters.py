@@ -7,7 +7,13 @@ from ansible_collections.rollout.windows.plugins.filter import plan as filters
 
 
 def test_filters_are_registered() -> None:
-    assert set(filters.FilterModule().filters()) == {"wave_serial", "wave_batches", "wave_groups", "wave_pattern"}
+    assert set(filters.FilterModule().filters()) == {
+        "wave_serial",
+        "wave_batches",
+        "wave_groups",
+        "wave_pattern",
+        "batch_cap",
+    }
 
 
 def test_serial_batches_and_pattern_agree() -> None:
