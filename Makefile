@@ -7,7 +7,7 @@ export ANSIBLE_COLLECTIONS_PATH := $(ROOT)/.tmp/collections
 export ANSIBLE_CONFIG := $(ROOT)/ansible.cfg
 PYTEST := $(BIN)/python -m pytest
 STAMP := .venv/.setup-done
-LAYERS := unit integration molecule sanity lint ps-parse
+LAYERS := unit integration molecule sanity lint ps-parse ee
 
 .PHONY: setup test $(LAYERS) test-windows changelog build clean demo lab
 
@@ -60,6 +60,14 @@ lint: setup
 ps-parse: setup
 	$(BIN)/python tools/ps_parse.py
 	$(BIN)/python -m tools.cs_compile
+
+## The execution environment's build context in .tmp/ee-context (offline; no image is built): `ansible-builder create`
+## of execution-environment.yml, which fails on a definition error; the tarball must land in the context (docs/awx.md).
+ee: build
+	rm -rf .tmp/ee-context
+	ansible-builder create --file execution-environment.yml --context .tmp/ee-context --output-filename Containerfile
+	@ls .tmp/ee-context/_build/collections/rollout-windows-*.tar.gz >/dev/null 2>&1 || \
+		{ echo "ee: no collection tarball in .tmp/ee-context (additional_build_files in execution-environment.yml)" >&2; exit 1; }
 
 ## CHANGELOG.md from every fragment in changelogs/fragments (kept until release).
 changelog: setup
