@@ -94,7 +94,7 @@ class ActionModule(WinHostAction):
         reset: t.Callable[[], None] | None = None,
     ) -> dict[str, t.Any]:
         # The Office gate and the restart wait: tests pass the lab's virtual clock.
-        self._waits = _machine_install.Waits(clock, sleep, reset or self._connection.reset)
+        self._waits = _machine_install.Waits(clock, sleep, reset or self._reset_connection)
         options = MsiOptions.from_args(args)
         steps = _machine_install.Steps.from_args(args)
         # Kept on the instance so that run() reports them even when a later step fails.
@@ -124,6 +124,10 @@ class ActionModule(WinHostAction):
             # Whether locate() or deliver() brought it, a download in this run is reported here, once.
             result["downloaded"] = delivered.downloaded if delivered else package.downloaded
         return result
+
+    def _reset_connection(self) -> None:
+        # Looked up when the restart needs it: the connection is the task's, set after the action is built.
+        self._connection.reset()
 
     def _upload(self, local: str, remote: str) -> None:
         self._connection.put_file(local, remote)

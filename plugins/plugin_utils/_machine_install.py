@@ -78,7 +78,7 @@ class Steps:
                     "next restart)"
                 )
         if args["reboot"]:
-            _reboot.check(args["reboot_timeout"], REBOOT_DELAY, args["reboot_msg"] or "", prefix="")
+            _reboot.check(args["reboot_timeout"], REBOOT_DELAY, args["reboot_msg"] or "", msg_option="reboot_msg")
         return cls(
             gate=gate,
             processes=tuple(names),

@@ -38,17 +38,14 @@ def shutdown_arguments(delay: int, msg: str) -> list[str]:
     return ["/r", "/f", "/t", str(delay), *(["/c", msg] if msg else [])]
 
 
-def check(timeout: int, delay: int, msg: str, *, prefix: str = "") -> None:
-    """Refuse values shutdown.exe or the wait would refuse; ``prefix`` names the options as the task spells them."""
+def check(timeout: int, delay: int, msg: str, *, msg_option: str = "msg") -> None:
+    """Refuse values shutdown.exe or the wait would refuse; ``msg_option`` is the comment's option name in the task."""
     if timeout <= 0:
-        raise ValueError(f"{prefix}reboot_timeout must be more than 0 seconds, got {timeout}")
+        raise ValueError(f"reboot_timeout must be more than 0 seconds, got {timeout}")
     if not 0 <= delay <= MAX_DELAY:
-        raise ValueError(f"{prefix}pre_reboot_delay must be from 0 to {MAX_DELAY} seconds, got {delay}")
+        raise ValueError(f"pre_reboot_delay must be from 0 to {MAX_DELAY} seconds, got {delay}")
     if len(msg) > MAX_MSG:
-        raise ValueError(
-            f"{prefix}{'reboot_msg' if prefix else 'msg'} must have at most {MAX_MSG} characters "
-            f"(shutdown.exe's limit), got {len(msg)}"
-        )
+        raise ValueError(f"{msg_option} must have at most {MAX_MSG} characters (shutdown.exe's limit), got {len(msg)}")
 
 
 def restart(
