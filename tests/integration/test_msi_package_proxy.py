@@ -184,7 +184,10 @@ def test_role_threads_the_proxy_through(lab: Lab, proxy: ConnectProxy) -> None:
 """
     run = ansible.playbook(role, hosts=host, extra_vars={"file": ZIP, "checksum": site[ZIP], "proxy": proxy.url})
     assert run.rc == 0, run.stdout
-    installed = run.result(host, "rollout.windows.msi_install : Install, upgrade or remove the package")
+    installed = run.result(
+        host,
+        "rollout.windows.msi_install : Install, upgrade or remove the package",
+    )
     assert installed["_status"] == "changed"
     assert installed["downloaded"] is True
     assert machine_versions(control, host) == ["9.3.0"]

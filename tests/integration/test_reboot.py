@@ -73,6 +73,7 @@ def role_task(run: PlaybookRun, host: str, name: str) -> dict[str, t.Any]:
     return run.result(host, f"rollout.windows.msi_install : {name}")
 
 
+INSTALL = "Install, upgrade or remove the package"
 ROLE = """
 - name: role
   ansible.builtin.include_role:
@@ -95,9 +96,13 @@ def test_role_restarts_when_the_install_needs_it(ansible, control: ControlClient
         extra_vars={"msi_install_src": str(packages / "machine-9.3.0"), "msi_install_reboot": True},
     )
     assert run.rc == 0, run.stdout
-    assert role_task(run, host, "Install, upgrade or remove the package")["reboot_required"] is True
-    assert role_task(run, host, "Restart the host, as the install asked for it")["rebooted"] is True
-    assert role_task(run, host, "Report the restart that is still needed")["_status"] == "skipped"
+    installed = role_task(run, host, INSTALL)
+    assert installed["exit_code"] == 3010
+    # Restarted inside the install task, then checked: the restart finished the install.
+    assert installed["reboot"]["rebooted"] is True
+    assert installed["reboot_required"] is False
+    assert installed["verified"]["found"] == ["9.3.0"]
+    assert not [w for w in installed.get("warnings", []) if "restart is needed" in w]
     assert control.host(host)["boot_id"] == boot_id + 1
     assert control.host(host)["pending_reboot"] is False
 
@@ -108,10 +113,11 @@ def test_role_only_reports_when_restarts_are_off(ansible, control: ControlClient
     boot_id = control.host(host)["boot_id"]
     run = ansible.playbook(ROLE, hosts=host, extra_vars={"msi_install_src": str(packages / "machine-9.3.0")})
     assert run.rc == 0, run.stdout
-    assert role_task(run, host, "Restart the host, as the install asked for it")["_status"] == "skipped"
-    warning = role_task(run, host, "Report the restart that is still needed")
-    assert warning["_status"] == "ok"
-    assert "needs a restart" in warning["msg"]
-    assert "3010" in warning["msg"]
+    installed = role_task(run, host, INSTALL)
+    assert "reboot" not in installed
+    assert installed["reboot_required"] is True
+    (warning,) = [w for w in installed["warnings"] if "restart is needed" in w]
+    assert "3010" in warning
+    assert "[WARNING]" in run.stdout
     assert control.host(host)["boot_id"] == boot_id
     assert control.host(host)["pending_reboot"] is True

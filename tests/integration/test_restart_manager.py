@@ -136,13 +136,19 @@ def test_role_refuses_enable_per_host_without_force(ansible, control, clients, p
             "force_by_host": {confirmed: True, unconfirmed: "false"},
         },
     )
-    refuse = "rollout.windows.msi_install : Refuse to let msiexec close applications without the force confirmation"
-    refused = run.result(unconfirmed, refuse)
+    # Refused while the task's arguments are templated for that host: no task of its own, no command sent.
+    refused = run.result(
+        unconfirmed,
+        "rollout.windows.msi_install : Install, upgrade or remove the package",
+    )
     assert refused["_status"] == "failed", run.stdout
     assert "office_gate_force" in refused["msg"]
     assert len(control.host(unconfirmed)["msiexec_history"]) == runs_before
     assert office(control, unconfirmed) == {("felix", "WINWORD.EXE")}
     # Where the admin confirmed it, msiexec closed Word as chosen.
-    installed = run.result(confirmed, "rollout.windows.msi_install : Install, upgrade or remove the package")
+    installed = run.result(
+        confirmed,
+        "rollout.windows.msi_install : Install, upgrade or remove the package",
+    )
     assert installed["exit_code"] == 0, run.stdout
     assert office(control, confirmed) == set()

@@ -32,7 +32,6 @@ def test_office_gate_defaults_match_its_argument_spec_and_the_module() -> None:
 
 
 def test_no_other_role_or_play_redeclares_a_gate_variable() -> None:
-    gate = set(load(ROLES / "office_gate" / "defaults" / "main.yml"))
     install = load(ROLES / "msi_install" / "defaults" / "main.yml")
     assert install["msi_install_office_gate"] is True
     assert not [name for name in install if name.startswith("msi_install_office_gate_")]

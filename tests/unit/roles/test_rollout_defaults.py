@@ -75,5 +75,5 @@ def test_a_push_batch_costs_one_task_per_host() -> None:
     # Every other step (plan, checks, gate, soak, approval) runs once per batch on the controller; the install
     # task itself reads the host first, so a host that has the release costs this one task and one command.
     assert per_host_tasks(ROLE / "tasks" / "push.yml") == [
-        "Install, upgrade or remove the package (Office gate, restart and version check included)"
+        "Install, upgrade or remove the package"
     ]
