@@ -4,6 +4,9 @@ write where it runs share."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 from typing import TYPE_CHECKING, Any, cast
 
 from lab.host import filesystem as fs
@@ -134,6 +137,7 @@ async def initialize_package_cache(host: Host, args: dict[str, Any], ctx: Primit
     except (OSError, ValueError) as exc:
         raise PrimitiveFailure(f"cannot create {root}: {exc}") from exc
     stale: list[str] = []
+    written: list[str] = []
     for entry in entries:
         rel = str(entry.get("path") or "")
         path = f"{directory.rstrip(chr(92))}\\{rel}"
@@ -143,7 +147,42 @@ async def initialize_package_cache(host: Host, args: dict[str, Any], ctx: Primit
             same = host.files.is_file(path) and host.files.sha256(path) == str(entry.get("sha256") or "").lower()
         except (OSError, ValueError) as exc:
             raise PrimitiveFailure(f"cannot prepare {path}: {exc}") from exc
-        if not same:
+        if same:
+            continue
+        content = entry.get("content")
+        if not content:
             stale.append(rel)
+            continue
+        written.append(_write_inline(host, path, str(content), str(entry.get("sha256") or ""), rel))
     cache_dir = host.files.canonical(cache).rstrip("\\")
-    return {"directory": directory, "stale": stale, "cache_dir": cache_dir, "acl": acl, "removed": removed}
+    return {
+        "directory": directory,
+        "stale": stale,
+        "written": written,
+        "cache_dir": cache_dir,
+        "acl": acl,
+        "removed": removed,
+    }
+
+
+def _write_inline(host: Host, path: str, content: str, sha256: str, rel: str) -> str:
+    """A file sent inline: [Convert]::FromBase64String, its SHA-256 checked, written under a temporary name
+    and moved into place, as Initialize-PackageCache.ps1 does."""
+    try:
+        data = base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        # .NET Framework's own words for a bad base64 string (System.FormatException, resource Format_BadBase64Char).
+        raise PrimitiveFailure(
+            "The input is not a valid Base-64 string as it contains a non-base 64 character, more than two "
+            "padding characters, or an illegal character among the padding characters."
+        ) from exc
+    if hashlib.sha256(data).hexdigest() != sha256.lower():
+        raise PrimitiveFailure(f"content of {rel} does not have its SHA-256")
+    try:
+        host.files.write_bytes(path + ".rw-partial", data)
+        if host.files.exists(path):
+            host.files.remove(path)
+        host.files.move(path + ".rw-partial", path)
+    except (OSError, ValueError) as exc:
+        raise PrimitiveFailure(f"cannot write {path}: {exc}") from exc
+    return rel

@@ -11,6 +11,8 @@ what the package is (reading the .msi on the controller, or on the host when fac
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import ntpath
 import os
 import typing as t
@@ -31,6 +33,13 @@ CONTEXT_PROPERTIES = ("ALLUSERS", "MSIINSTALLPERUSER", "ProductName")
 
 # What delivering needs of the task's connection: its own file transfer, put_file(local, remote).
 Upload = t.Callable[[str, str], None]
+
+
+# A package up to this size travels inline in Initialize-PackageCache's arguments. Base64 makes it 4/3 larger,
+# and the arguments must stay under Windows PowerShell 5.1's ConvertFrom-Json limit of 2,097,152 characters
+# (JavaScriptSerializer.MaxJsonLength: "The length of the string exceeds the value set on the maxJsonLength
+# property."), with room for the paths and hashes.
+INLINE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -155,17 +164,28 @@ def _cache_folder(options: MsiOptions, package: Package) -> str:
 
 
 def _fill_cache(host: WinHost, options: MsiOptions, package: Package, *, notes: list[str], upload: Upload) -> Delivered:
-    """Copy what the host's cache folder for this content lacks; the host checks what it already has."""
+    """Copy what the host's cache folder for this content lacks; the host checks what it already has.
+
+    A package of at most :data:`INLINE_BYTES` travels inside the same command, base64 in the arguments, and
+    the host writes only the files it lacks: one command instead of one more per file. A larger one is
+    asked about first, then its missing files are copied one by one with the connection's own transfer.
+    """
     if package.folder is None:
         raise ValueError("the package has no controller folder to copy from")
     directory = _cache_folder(options, package)
+    inline = sum(f.size for f in package.files) <= INLINE_BYTES
+    entries: list[dict[str, str]] = []
+    for f in package.files:
+        entry = {"path": f.relpath, "sha256": f.sha256}
+        if inline:
+            data = package.folder.joinpath(*f.relpath.split("\\")).read_bytes()
+            # The bytes sent are the ones hashed when the package was read: a file changed since is refused here.
+            if hashlib.sha256(data).hexdigest() != f.sha256:
+                raise ValueError(f"src: {f.relpath} changed while the task ran; run it again")
+            entry["content"] = base64.b64encode(data).decode("ascii")
+        entries.append(entry)
     cache = host.run(
-        "Initialize-PackageCache",
-        {
-            "directory": directory,
-            "cache_dir": options.cache_dir,
-            "files": [{"path": f.relpath, "sha256": f.sha256} for f in package.files],
-        },
+        "Initialize-PackageCache", {"directory": directory, "cache_dir": options.cache_dir, "files": entries}
     )
     if cache.get("acl") == "reset":
         cache_dir = str(cache.get("cache_dir") or options.cache_dir)
@@ -177,10 +197,13 @@ def _fill_cache(host: WinHost, options: MsiOptions, package: Package, *, notes: 
     stale = _answers.only_sent(
         _answers.listed(cache, "stale", "Initialize-PackageCache"), sent, "Initialize-PackageCache", "stale entry"
     )
+    written = _answers.only_sent(
+        _answers.listed(cache, "written", "Initialize-PackageCache"), sent, "Initialize-PackageCache", "written entry"
+    )
     folder = _answers.same_directory(cache.get("directory"), directory, "Initialize-PackageCache")
     for relpath in stale:
         _put_file(host, upload, str(package.folder.joinpath(*relpath.split("\\"))), ntpath.join(folder, relpath))
-    return Delivered(ntpath.join(folder, package.msi_name or ""), stale, False)
+    return Delivered(ntpath.join(folder, package.msi_name or ""), [*written, *stale], False)
 
 
 def _put_file(host: WinHost, upload: Upload, local: str, remote: str) -> None:

@@ -1,7 +1,9 @@
 # rollout.windows uses: _Acl
 # Prepare a content-addressed package cache folder: create it and every subfolder the
 # package needs, and name the files that are absent or whose SHA-256 differs, so the
-# controller copies only those. Files already right are never rewritten.
+# controller copies only those. Files already right are never rewritten. A small package
+# comes inline (base64 in 'content'): such a file is written here, in the same command,
+# once its bytes have the SHA-256 the controller named, so it costs no copy of its own.
 # msiexec runs elevated from here, so the cache root gets its own ACL first (Protect-RwFolder, _Acl.ps1):
 # users may read (per-user installs run msiexec as the user) but never write. A root whose owner or ACL was
 # wrong may hold anything a user planted or can still swap: it is made anew, empty, before use.
@@ -13,6 +15,7 @@ if (-not ([IO.Path]::GetFullPath($root)).StartsWith(([IO.Path]::GetFullPath($cac
 }
 $acl = Protect-RwFolder -Path $cache -Read 'S-1-5-32-545'
 $stale = New-Object System.Collections.Generic.List[string]
+$written = New-Object System.Collections.Generic.List[string]
 $null = New-Item -ItemType Directory -Path $root -Force
 foreach ($file in $rwArgs.files) {
     $path = Join-Path -Path $root -ChildPath ([string]$file.path)
@@ -25,9 +28,21 @@ foreach ($file in $rwArgs.files) {
         $hash = (Get-FileHash -LiteralPath $path -Algorithm SHA256).Hash.ToLowerInvariant()
         $same = $hash -eq ([string]$file.sha256).ToLowerInvariant()
     }
-    if (-not $same) { $stale.Add([string]$file.path) }
+    if ($same) { continue }
+    $content = [string](Get-RwValue $file 'content')
+    if (-not $content) { $stale.Add([string]$file.path); continue }
+    $bytes = [Convert]::FromBase64String($content)
+    $sha = [Security.Cryptography.SHA256]::Create()
+    $hash = ([BitConverter]::ToString($sha.ComputeHash($bytes)) -replace '-', '').ToLowerInvariant()
+    if ($hash -ne ([string]$file.sha256).ToLowerInvariant()) { throw "content of $($file.path) does not have its SHA-256" }
+    # Written beside its place and moved into it: msiexec never finds half a file under the real name.
+    $temp = "$path.rw-partial"
+    [IO.File]::WriteAllBytes($temp, $bytes)
+    if (Test-Path -LiteralPath $path) { Remove-Item -LiteralPath $path -Force }
+    [IO.File]::Move($temp, $path)
+    $written.Add([string]$file.path)
 }
 Write-RwResult -Result @{
-    directory = (Resolve-Path -LiteralPath $root).ProviderPath; stale = $stale.ToArray()
+    directory = (Resolve-Path -LiteralPath $root).ProviderPath; stale = $stale.ToArray(); written = $written.ToArray()
     cache_dir = [IO.Path]::GetFullPath($cache).TrimEnd('\'); acl = $acl.state; removed = $acl.removed
 }
