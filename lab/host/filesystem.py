@@ -335,10 +335,45 @@ class FileSystem:
         return node
 
     # -- public API ----------------------------------------------------------------------------------------
-    def read_bytes(self, path: str) -> bytes:
+    def read_bytes(self, path: str, principal: Principal | None = None) -> bytes:
+        """The file's content; with a ``principal``, FILE_READ_DATA is checked as opening it for reading does."""
         node = self._file(path)
+        self._require(node, READ_DATA, principal, path)
         self._commit(node)
         return self._blobs.get(node.sha256) if node.sha256 else b""
+
+    def move(self, src: str, dst: str, *, replace: bool = False, principal: Principal | None = None) -> str:
+        """File.Move (``replace``: File.Replace) within one folder tree: the node keeps its content, owner and
+        explicit ACEs and takes the inherited ones of its new folder. File.Move refuses an existing target with
+        IOException "Cannot create a file when that file already exists." (ERROR_ALREADY_EXISTS, 183);
+        File.Replace wants one (FileNotFoundException). Both need DELETE on the source (or DELETE_CHILD on
+        its folder) and ADD_FILE on the target folder."""
+        source = self._file(src)
+        self._commit(source)
+        target_canon = self.canonical(self._real(dst))
+        existing = self._nodes.get(target_canon.lower())
+        if existing is not None and not replace:
+            raise FileExistsError(183, "Cannot create a file when that file already exists", dst)
+        if existing is None and replace:
+            raise FileNotFoundError(2, "Unable to find the specified file.", dst)
+        parent = self._parent_dir(target_canon, dst)
+        self._require(parent, ADD_FILE, principal, dst)
+        source_parent = self._nodes[_split(source.path)[0].lower()]
+        if principal is not None and not (
+            self._allowed(source, principal) & DELETE or self._allowed(source_parent, principal) & DELETE_CHILD
+        ):
+            raise PermissionError(5, DENIED.format(src), src)
+        if existing is not None:
+            self.remove(existing.path)
+        del self._nodes[source.path.lower()]
+        source_parent.children.pop(_split(source.path)[1].lower(), None)
+        source.path = target_canon
+        explicit = [a for a in source.aces if not a.inherited]
+        source.aces = tuple(explicit + _inherit(parent.aces, False, source.owner))
+        self._nodes[target_canon.lower()] = source
+        leaf = _split(target_canon)[1]
+        parent.children[leaf.lower()] = leaf
+        return target_canon
 
     def write_bytes(self, path: str, data: bytes, principal: Principal | None = None) -> None:
         node = self._new_file(path, principal)

@@ -54,19 +54,32 @@ def primitive(name: str) -> Callable[[Impl], Impl]:
     return wrap
 
 
-async def run(host: CommandHost, name: str, args: Any, user: str) -> tuple[int, str, str]:
+# Work a loader does inside the command before the primitive: an answer that ends the command (a cache
+# miss), or text printed before the primitive's own (the storing loader's report), or neither.
+Before = Callable[[], "tuple[int, str, str] | str | None"]
+
+
+async def run(host: CommandHost, name: str, args: Any, user: str, before: Before | None = None) -> tuple[int, str, str]:
     """Run primitive ``name`` on ``host`` as ``user``: (rc, stdout, stderr) as powershell.exe ends.
 
     The host's envelope comes first even for a primitive the lab lacks, as the command would reach
     Windows; ``HostDropped`` from it propagates. A host that is not the lab's model (a stand-in the
-    WinRM server serves) answers for the members its primitives read.
+    WinRM server serves) answers for the members its primitives read. ``before`` is what a loader
+    does first, inside the same command (lab.primitives.cache).
     """
     impl = REGISTRY.get(name)
 
     async def work() -> tuple[int, str, str]:
+        prefix = ""
+        if before is not None:
+            first = before()
+            if isinstance(first, tuple):
+                return first
+            prefix = first or ""
         if impl is None:
-            return 1, "", f"lab: not implemented: primitive {name}"
-        return await _command(impl, cast(Host, host), args, user)
+            return 1, prefix, f"lab: not implemented: primitive {name}"
+        rc, out, err = await _command(impl, cast(Host, host), args, user)
+        return rc, prefix + out, err
 
     return await host.run_command(name, work)
 

@@ -7,7 +7,10 @@ Three kinds of command reach a host:
 (b) the collection's primitives: its bootstrap on the command line (``_winhost.is_bootstrap``)
     with the primitive and its arguments on stdin, or a primitive script on the command line
     itself; recognised by ``_winhost.recognise`` and run by :func:`lab.primitives.core.run`
-    inside the host's command envelope;
+    inside the host's command envelope. Stdin may instead carry one of the two loaders of the
+    host cache (``_winhost.parse_stdin``: the cached or the store form); the lab accepts only
+    the collection's own loader text and does what it does on the file system model
+    (:mod:`lab.primitives.cache`);
 (c) anything else. That answers exit code 1 and ``lab: not implemented: ...`` so
     nothing the lab does not model can pass silently.
 """
@@ -24,9 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import collection
-from lab.primitives import core
+from lab.primitives import cache, core
+from lab.primitives.core import PrimitiveContext
 
 if t.TYPE_CHECKING:
+    from lab.host.host import Host
     from lab.winrm.hostapi import WinRMHost
 
 BOOTSTRAP_SEPARATOR = b"\n\0\0\0\0\n"
@@ -47,6 +52,8 @@ _SETS_UTF8_OUTPUT = re.compile(r"\[Console\]::OutputEncoding\s*=\s*New-Object\b[
 CLM_METHOD_ERROR = "Cannot invoke method. Method invocation is supported only on core types in this language mode."
 _LANGUAGE_CHECK = re.compile(r"\$ExecutionContext\.SessionState\.LanguageMode", re.IGNORECASE)
 _FIRST_DOTNET_CALL = re.compile(r"\[(?!string\])[A-Za-z.]+\]::", re.IGNORECASE)
+# The guarded branch: the string expression the bootstrap prints, single-quoted pieces and the mode variable.
+_CLM_BRANCH = re.compile(r"\{\s*('(?:[^']|'')*'(?:\s*\+\s*(?:\$\w+|'(?:[^']|'')*'))*)\s*;?\s*exit 1")
 
 
 winhost = collection.winhost()
@@ -195,26 +202,77 @@ def _clm_outcome(bootstrap: str, mode: str) -> Outcome:
     first_call = _FIRST_DOTNET_CALL.search(bootstrap)
     if check is None or (first_call is not None and first_call.start() < check.start()):
         return _fail(CLM_METHOD_ERROR)
-    lines = bootstrap[check.start() :].splitlines()
-    branch = next((line.strip() for line in lines[1:] if line.strip().startswith("'")), "")
-    pieces = [piece.strip() for piece in branch.split("+")]
-    text = "".join(mode if piece == "$rwMode" else piece.strip("'") for piece in pieces)
+    variable = re.search(r"(\$\w+)\s*=\s*\[string\]\s*$", bootstrap[: check.start()])
+    branch = _CLM_BRANCH.search(bootstrap, check.end())
+    if variable is None or branch is None:
+        return _fail(CLM_METHOD_ERROR)
+    pieces = [piece.strip() for piece in branch.group(1).split("+")]
+    text = "".join(mode if piece == variable.group(1) else piece.strip("'") for piece in pieces)
     return Outcome(1, (text + "\r\n").encode("utf-8"), b"")
 
 
-async def _run_primitive(host: WinRMHost, user: str, script: str, stdin: bytes, utf8: bool) -> Outcome:
-    primitive = winhost.recognise(script)
+def _sets_utf8(script: str | None) -> bool:
+    return bool(script and _SETS_UTF8_OUTPUT.search(script))
+
+
+async def _run_primitive(
+    host: WinRMHost,
+    user: str,
+    script: str,
+    stdin: bytes,
+    utf8: bool,
+    *,
+    before: core.Before | None = None,
+    primitive: str | None = None,
+    ran: dict[str, str] | None = None,
+) -> Outcome:
+    primitive = primitive or winhost.recognise(script)
     if primitive is None:
         return not_implemented(script)
     try:
         args = json.loads(stdin.decode("utf-8")) if stdin.strip() else {}
     except ValueError as exc:
         return _fail(json.dumps({"failed": True, "msg": f"arguments on stdin are not JSON: {exc}"}))
-    rc, out, err = await core.run(host, primitive, args, user)
+    rc, out, err = await core.run(host, primitive, args, user, before)
     # Windows PowerShell 5.1 encodes stdout in the OEM code page unless the script switched to
-    # UTF-8; a non-ASCII user name then arrives garbled, as it would from a real PC.
-    codec = "utf-8" if utf8 else f"cp{host.behaviour.oem_codepage}"
+    # UTF-8 (the bootstrap, or the prelude of the primitive that ran); a non-ASCII user name then
+    # arrives garbled, as it would from a real PC.
+    # ``ran``: what a loader ran instead (the kept script, known once the command read it).
+    codec = "utf-8" if utf8 or _sets_utf8((ran or {}).get("script", script)) else f"cp{host.behaviour.oem_codepage}"
     return Outcome(rc, out.encode(codec, errors="replace"), err.encode(codec, errors="replace"))
+
+
+async def _run_loader(host: WinRMHost, user: str, parsed: t.Any, utf8: bool) -> Outcome:
+    """The cached or the store form: only the collection's own loader text, as the lab knows what it does."""
+    name, sha256 = str(parsed.name), str(parsed.sha256)
+    expected = (winhost.cached_loader if parsed.form == "cached" else winhost.store_loader)(name, sha256)
+    if parsed.loader != expected:
+        _count(host, "not_implemented")
+        return not_implemented(f"a loader that is not the collection's: {parsed.loader}")
+    model = t.cast("Host", host)
+    if parsed.form == "store":
+        script = str(parsed.script)
+
+        def keep() -> str:
+            report = cache.store(model, PrimitiveContext(user=user), name, sha256, script)
+            _count(host, "cache:stored" if report["stored"] else "cache:not_stored")
+            return cache.report_line(report)
+
+        return await _run_primitive(host, user, script, parsed.args, utf8, before=keep)
+    kept: dict[str, str] = {}
+
+    def verify() -> tuple[int, str, str] | None:
+        text, reason = cache.load(model, user, name, sha256)
+        if text is None:
+            _count(host, "cache:miss")
+            return 1, cache.miss_line(name, sha256, reason), ""
+        if winhost.recognise(text) != name:
+            return 1, "", f"lab: not implemented: a kept script that is not {name}"
+        _count(host, "cache:hit")
+        kept["script"] = text
+        return None
+
+    return await _run_primitive(host, user, expected, parsed.args, utf8, before=verify, primitive=name, ran=kept)
 
 
 async def execute(host: WinRMHost, user: str, command: str, arguments: list[str], stdin: bytes) -> Outcome:
@@ -237,10 +295,17 @@ async def execute(host: WinRMHost, user: str, command: str, arguments: list[str]
             if mode != "FullLanguage":
                 _count(host, "refused:language_mode")
                 return _clm_outcome(script, mode)
-            parts = winhost.split_stdin(stdin)
-            if parts is None:
+            parsed = winhost.parse_stdin(stdin)
+            if parsed is None:
                 return _fail("lab: the bootstrap got no primitive on stdin")
-            return await _run_primitive(host, user, parts[0], parts[1], bool(_SETS_UTF8_OUTPUT.search(script)))
+            utf8 = _sets_utf8(script)
+            # What reached the host as script (command line and stdin, arguments left out): the figure
+            # the host cache is about.
+            line = len(" ".join([command, *arguments]).strip())
+            host.counters["script_chars"] = host.counters.get("script_chars", 0) + line + winhost.script_chars(stdin)
+            if parsed.form != "full":
+                return await _run_loader(host, user, parsed, utf8)
+            return await _run_primitive(host, user, str(parsed.script), parsed.args, utf8)
         if winhost.recognise(script) is not None:
             return await _run_primitive(host, user, script, stdin, bool(_SETS_UTF8_OUTPUT.search(script)))
         bootstrap = _parse_bootstrap(stdin)

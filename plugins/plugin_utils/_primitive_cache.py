@@ -1,6 +1,6 @@
 # Copyright (c) rollout.windows contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The controller's record of which primitives a host keeps (``_winhost.CACHE_FOLDER``).
+"""The controller's record of which primitives a host keeps (:data:`CACHE_FOLDER`).
 
 Ansible runs every task of a host in a freshly forked worker, so what one task learnt (this host
 keeps ``Get-HostInfo`` of this hash) must outlive the worker: one small JSON file per host and
@@ -31,11 +31,9 @@ import time
 import typing as t
 from pathlib import Path
 
-from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import (
-    CACHE_FOLDER,
-    MAX_RESULT_CHARS,
-    PrimitiveError,
-)
+# Where a host keeps the primitives (an administrators-only folder; _Store.ps1 sets its ACL). Named here
+# only for messages: the loaders find it themselves.
+CACHE_FOLDER = "%ProgramData%\\rollout.windows\\primitives"
 
 ENV_RECORD_DIR = "ROLLOUT_WINDOWS_PRIMITIVE_RECORD_DIR"
 VAR_ENABLED = "rollout_windows_primitive_cache"
@@ -46,6 +44,10 @@ MAX_HASHES = 256
 # An "unavailable" mark belongs to one run; a process id can come back, a day later it is stale.
 UNAVAILABLE_SECONDS = 24 * 3600
 _MAX_RECORD_BYTES = 256 * 1024
+
+
+class UnsentMiss(Exception):
+    """A cache-miss answer for a primitive or hash that was not sent (WinHost makes it a PrimitiveError)."""
 
 
 class HostRecord:
@@ -188,19 +190,16 @@ def cache_miss(name: str, digest: str, raw: t.Mapping[str, t.Any], expected: boo
     if not expected:
         return "unexpected"
     if last.get("cache_miss") != name or last.get("sha256") != digest:
-        raise PrimitiveError(
-            name,
+        raise UnsentMiss(
             f"the host answered a cache miss for {str(last.get('cache_miss'))[:80]!r} "
-            f"({str(last.get('sha256'))[:80]}), which was not sent; nothing was sent again",
-            1,
+            f"({str(last.get('sha256'))[:80]}), which was not sent; nothing was sent again"
         )
     reason = last.get("reason")
     return reason if reason in ("absent", "denied", "mismatch") else "mismatch"
 
 
 def last_object(stdout: str) -> dict[str, t.Any] | None:
-    if len(stdout) > MAX_RESULT_CHARS:
-        return None
+    """The last line of ``stdout`` that parses as a JSON object (the caller bounds its length)."""
     for raw_line in reversed(stdout.splitlines()):
         line = raw_line.strip()
         if line.startswith("{"):
@@ -214,9 +213,10 @@ def last_object(stdout: str) -> dict[str, t.Any] | None:
 
 
 def store_report(stdout: str) -> dict[str, t.Any] | None:
-    """The ``{"rw_cache": {...}}`` line the storing loader prints before the primitive's own result, checked:
+    """The ``{"rw_cache": {...}}`` line the storing loader prints before the primitive's own result (the caller
+    bounds the length of ``stdout``), checked:
     ``{"stored": bool, "acl": "ok" | "created" | "reset", "removed": [names], "msg": str, "dir": str}``."""
-    lines = [line.strip() for line in stdout[:MAX_RESULT_CHARS].splitlines() if line.strip().startswith("{")]
+    lines = [line.strip() for line in stdout.splitlines() if line.strip().startswith("{")]
     for line in lines[:-1]:  # the last JSON line is the primitive's result
         try:
             candidate = json.loads(line)

@@ -21,7 +21,8 @@ recognise what it is asked to run):
   same way, so the output code page cannot change what the controller reads.
 * The primitive prints exactly one JSON object on stdout. A failure is
   ``{"failed": true, "msg": "..."}`` with a non-zero exit code.
-* A host may keep the primitives (:data:`CACHE_FOLDER`, one file per script, named by its SHA-256).
+* A host may keep the primitives (``%ProgramData%\\rollout.windows\\primitives``, one file per script, named
+  by its SHA-256).
   Stdin then has one of three forms: the *full* script as above; the *cached* form
   (:func:`build_cached_stdin`), a short loader ``_Cached.ps1`` naming the primitive and its hash,
   which runs the kept file only if its bytes have that hash and otherwise answers a cache miss
@@ -46,8 +47,6 @@ from pathlib import Path
 MARKER_PREFIX = "# rollout.windows primitive: "
 STORE_PREFIX = "# rollout.windows store: "
 BOOTSTRAP_MARKER = "# rollout.windows bootstrap"
-# Where a host keeps the primitives (an administrators-only folder; _Store.ps1 sets its ACL).
-CACHE_FOLDER = "%ProgramData%\\rollout.windows\\primitives"
 # cmd.exe's limit for the line WinRS hands it (Microsoft KB 830473); over it the command
 # fails with "The command line is too long." and exit code 1.
 MAX_COMMAND_LINE = 8191
@@ -113,7 +112,8 @@ def build_script(name: str) -> str:
     body = path.read_text(encoding="utf-8")
     parts = [(PRIMITIVE_DIR / f"{_PRELUDE_NAME}.ps1").read_text(encoding="utf-8")]
     parts += [(PRIMITIVE_DIR / f"{shared}.ps1").read_text(encoding="utf-8") for shared in shared_scripts(body)]
-    return f"{MARKER_PREFIX}{name}\n" + "\n".join([*parts, body])
+    # LF only: the host rebuilds the script from the lines it reads, and hashes what it rebuilt.
+    return (f"{MARKER_PREFIX}{name}\n" + "\n".join([*parts, body])).replace("\r\n", "\n")
 
 
 def _compact(text: str) -> list[str]:
@@ -348,23 +348,24 @@ class WinHost:
         if record is None or not record.usable():
             return self._parse(name, self._send(name, build_stdin(name, args)))
         digest = script_sha256(name)
+        cache = _cache()
         if record.holds(digest):
             self.stats.cached += 1
             raw = self._send(name, build_cached_stdin(name, args))
-            miss = _cache().cache_miss(name, digest, raw)
+            miss = self._miss(name, digest, raw)
             if miss is None:
                 return self._parse(name, raw)
             self.stats.misses += 1
             record.forget(digest)
             if miss == "mismatch":
                 self._warn(
-                    f"the copy of {name} kept on this host in {CACHE_FOLDER} was not the collection's (its SHA-256 "
-                    "differs): it was not run, and the full script was sent and kept again"
+                    f"the copy of {name} kept on this host in {cache.CACHE_FOLDER} was not the collection's "
+                    "(its SHA-256 differs): it was not run, and the full script was sent and kept again"
                 )
         raw = self._send(name, build_store_stdin(name, args))
-        if _cache().cache_miss(name, digest, raw, expected=False) is not None:
+        if self._miss(name, digest, raw, expected=False) is not None:
             raise PrimitiveError(name, "the host answered a cache miss to a command that carried the whole script", 1)
-        for warning in record.stored(digest, _cache().store_report(str(raw.get("stdout", "")))):
+        for warning in record.stored(digest, cache.store_report(str(raw.get("stdout", ""))[:MAX_RESULT_CHARS])):
             self._warn(warning)
         return self._parse(name, raw)
 
@@ -378,8 +379,19 @@ class WinHost:
         self.stats.commands += 1
         self.stats.bytes_sent += len(command) + len(payload)
         self.stats.by_primitive[name] = self.stats.by_primitive.get(name, 0) + 1
-        raw: dict[str, t.Any] = self._action._low_level_execute_command(command, in_data=payload)
+        raw: dict[str, t.Any] = dict(self._action._low_level_execute_command(command, in_data=payload))
         return raw
+
+    @staticmethod
+    def _miss(name: str, digest: str, raw: t.Mapping[str, t.Any], expected: bool = True) -> str | None:
+        """The reason of a cache-miss answer, or None (an answer too long for parse_output is none)."""
+        if len(str(raw.get("stdout", ""))) > MAX_RESULT_CHARS:
+            return None
+        try:
+            reason: str | None = _cache().cache_miss(name, digest, raw, expected)
+        except _cache().UnsentMiss as exc:
+            raise PrimitiveError(name, str(exc), 1) from None
+        return reason
 
     @staticmethod
     def _parse(name: str, raw: t.Mapping[str, t.Any]) -> dict[str, t.Any]:

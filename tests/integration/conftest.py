@@ -81,6 +81,8 @@ class Ansible:
             "ANSIBLE_CALLBACKS_ENABLED": "capture_results",
             "CAPTURE_RESULTS_FILE": str(capture),
             "ANSIBLE_NOCOLOR": "1",
+            # The controller's record of what each host keeps (_primitive_cache) belongs to this test's hosts.
+            "ROLLOUT_WINDOWS_PRIMITIVE_RECORD_DIR": str(self.workdir / "primitive-records"),
             "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
         }
         proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
