@@ -229,6 +229,19 @@ async def _run_primitive(
     primitive = primitive or winhost.recognise(script)
     if primitive is None:
         return not_implemented(script)
+    if len(stdin.strip()) > winhost.MAX_ARGS_CHARS:
+        # The prelude's ConvertFrom-Json in Windows PowerShell 5.1: JavaScriptSerializer's default MaxJsonLength
+        # of 2,097,152 characters (its ArgumentException, as Windows users report it; docs/architecture.md).
+        return _fail(
+            json.dumps(
+                {
+                    "failed": True,
+                    "msg": "Error during serialization or deserialization using the JSON JavaScriptSerializer. "
+                    "The length of the string exceeds the value set on the maxJsonLength property."
+                    "\r\nParameter name: input",
+                }
+            )
+        )
     try:
         args = json.loads(stdin.decode("utf-8")) if stdin.strip() else {}
     except ValueError as exc:

@@ -63,6 +63,29 @@ def batch_cap(throttle: t.Any, max_batch: t.Any = 0, slices: t.Any = 1) -> int:
         raise AnsibleFilterError(f"rollout plan: {exc}") from None
 
 
+def wave_batch(batches: Sequence[Mapping[str, t.Any]], play_batch: Sequence[str]) -> Mapping[str, t.Any]:
+    """The planned batch Ansible runs now (``ansible_play_batch``), refused unless it has exactly that batch's hosts.
+
+    Ansible cuts the play's hosts into batches by the serial sizes alone; should its host order ever differ
+    from the plan's, a batch would mix waves and its gate would judge the wrong hosts. Cheap to check, costly
+    to miss, and checked here so that it costs no task of its own.
+    """
+    if not play_batch:
+        raise AnsibleFilterError("rollout plan: wave_batch got an empty ansible_play_batch")
+    first = play_batch[0]
+    found = [b for b in batches if first in b.get("hosts", ())]
+    if not found:
+        raise AnsibleFilterError(f"rollout plan: {first} is in no planned batch")
+    batch = found[0]
+    if set(batch["hosts"]) != set(play_batch):
+        raise AnsibleFilterError(
+            f"rollout plan: batch {batch['batch']} should be {batch['wave']} ({len(batch['hosts'])} hosts) but Ansible "
+            f"runs {len(play_batch)} other hosts; keep order: inventory and the play's hosts pattern as "
+            "playbooks/rollout.yml has them"
+        )
+    return batch
+
+
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {
@@ -71,4 +94,5 @@ class FilterModule:
             "wave_groups": wave_groups,
             "wave_pattern": wave_pattern,
             "batch_cap": batch_cap,
+            "wave_batch": wave_batch,
         }

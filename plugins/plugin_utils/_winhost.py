@@ -54,6 +54,10 @@ STDIN_SEPARATOR = "\n\0\0\0\0\n"
 # A host's answer is untrusted: more than this is refused before parsing. The largest honest
 # answer, Get-MsiProperty's table rows for a package of some thousand files, is under 2 MiB.
 MAX_RESULT_CHARS = 16 * 1024 * 1024
+# Windows PowerShell 5.1's ConvertFrom-Json (the prelude reads the arguments with it) uses JavaScriptSerializer
+# with its default MaxJsonLength: a longer text fails with "The length of the string exceeds the value set on
+# the maxJsonLength property." Refused before anything is sent.
+MAX_ARGS_CHARS = 2_097_152
 # ansible-core's winrm put_file sends a file in chunks of this many bytes, each base64 plus CRLF on stdin.
 PUT_FILE_CHUNK = 250_000
 PRIMITIVE_DIR = Path(__file__).resolve().parent / "primitives"
@@ -254,7 +258,13 @@ def recognise(script: str) -> str | None:
 
 def encode_args(args: t.Mapping[str, t.Any]) -> bytes:
     """A primitive's arguments: one JSON object, ASCII (``\\uXXXX`` for the rest), newline-terminated."""
-    return (json.dumps(dict(args), separators=(",", ":"), sort_keys=True, ensure_ascii=True) + "\n").encode("ascii")
+    text = json.dumps(dict(args), separators=(",", ":"), sort_keys=True, ensure_ascii=True)
+    if len(text) > MAX_ARGS_CHARS:
+        raise ValueError(
+            f"the arguments are {len(text):,} characters of JSON, over the {MAX_ARGS_CHARS:,} Windows PowerShell 5.1's "
+            "ConvertFrom-Json reads (MaxJsonLength); nothing was sent"
+        )
+    return (text + "\n").encode("ascii")
 
 
 def parse_output(name: str, rc: int, stdout: str, stderr: str) -> dict[str, t.Any]:

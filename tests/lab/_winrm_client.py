@@ -20,13 +20,20 @@ def encoded(script: str) -> tuple[str, list[str]]:
     ]
 
 
+# ansible-core's winrm connection sends stdin in pieces of this size (_wrapper_payload_stream, buffer_size=200000).
+STDIN_PIECE = 200_000
+
+
 def run(p: winrm.Protocol, command: str, args: list[str], stdin: bytes | None = None) -> tuple[int, bytes, bytes]:
     """(rc, stdout, stderr) of one command in a shell opened and closed for it."""
     shell = p.open_shell(codepage=65001)
     try:
         command_id = p.run_command(shell, command, args)
         if stdin is not None:
-            p.send_command_input(shell, command_id, stdin, end=True)
+            # In pieces, as ansible-core sends stdin: one Send must fit WinRM's MaxEnvelopeSizekb.
+            pieces = [stdin[i : i + STDIN_PIECE] for i in range(0, len(stdin), STDIN_PIECE)] or [b""]
+            for index, piece in enumerate(pieces):
+                p.send_command_input(shell, command_id, piece, end=index == len(pieces) - 1)
         out, err, rc = p.get_command_output(shell, command_id)
         p.cleanup_command(shell, command_id)
         return rc, out, err

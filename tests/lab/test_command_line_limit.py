@@ -110,3 +110,21 @@ def test_a_bootstrap_without_the_language_check_meets_windows_own_error(fleet: F
         assert b"Method invocation is supported only on core types in this language mode." in err
     finally:
         _control(fleet, "client-0001", {"language_mode": "FullLanguage"})
+
+
+def test_arguments_over_convertfrom_json_limit_are_refused_in_its_words(fleet: FleetThread) -> None:
+    # Windows PowerShell 5.1's ConvertFrom-Json reads at most 2,097,152 characters (MaxJsonLength).
+    fh = fleet.fleet.hosts["client-0001"]
+    command, args = encoded(winhost.bootstrap_script())
+    fits = winhost.build_stdin("Get-HostInfo", {"pad": "x" * (winhost.MAX_ARGS_CHARS - len('{"pad":""}'))})
+    rc, out, err = _run(fh, command, args, fits)
+    assert rc == 0, err
+    script, _sep, _args = fits.partition(winhost.STDIN_SEPARATOR.encode("ascii"))
+    over = script + winhost.STDIN_SEPARATOR.encode("ascii") + b'{"pad":"' + b"x" * winhost.MAX_ARGS_CHARS + b'"}\n'
+    rc, out, err = _run(fh, command, args, over)
+    assert rc != 0
+    with pytest.raises(winhost.PrimitiveError, match="exceeds the value set on the maxJsonLength property"):
+        winhost.parse_output("Get-HostInfo", rc, out.decode("utf-8"), err.decode())
+    # The controller never sends that much: it refuses first, naming the limit.
+    with pytest.raises(ValueError, match="over the 2,097,152 Windows PowerShell 5.1's ConvertFrom-Json reads"):
+        winhost.build_stdin("Get-HostInfo", {"pad": "x" * winhost.MAX_ARGS_CHARS})

@@ -40,7 +40,7 @@ ROOT = ROLE.parents[1]
 
 
 def test_each_method_has_its_own_play_and_main_dispatches_for_composed_plays() -> None:
-    tasks = load(ROLE / "tasks" / "main.yml")
+    tasks = [task for task in load(ROLE / "tasks" / "main.yml") if "ansible.builtin.import_tasks" in task]
     assert [(task["ansible.builtin.import_tasks"], task["when"]) for task in tasks] == [
         ("push.yml", "rollout_method == 'push'"),
         ("autoupdater.yml", "rollout_method == 'autoupdater'"),

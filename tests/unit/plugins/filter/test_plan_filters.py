@@ -13,6 +13,7 @@ def test_filters_are_registered() -> None:
         "wave_groups",
         "wave_pattern",
         "batch_cap",
+        "wave_batch",
     }
 
 
@@ -52,3 +53,15 @@ def test_planning_covers_every_host_of_a_large_fleet(size: int) -> None:
     serial = filters.wave_serial(list(reversed(hosts)), groups, max_batch=200)
     assert sum(serial) == size
     assert max(serial) <= 200
+
+
+def test_wave_batch_finds_the_batch_ansible_runs_and_refuses_another_cut() -> None:
+    batches = [
+        {"batch": 1, "wave": "pilot", "part": 1, "parts": 1, "size": 1, "hosts": ["a"]},
+        {"batch": 2, "wave": "wave_1", "part": 1, "parts": 1, "size": 2, "hosts": ["b", "c"]},
+    ]
+    assert filters.wave_batch(batches, ["c", "b"])["batch"] == 2
+    with pytest.raises(AnsibleFilterError, match=r"batch 2 should be wave_1 \(2 hosts\) but Ansible runs 3 other"):
+        filters.wave_batch(batches, ["b", "c", "a"])
+    with pytest.raises(AnsibleFilterError, match="x is in no planned batch"):
+        filters.wave_batch(batches, ["x"])
