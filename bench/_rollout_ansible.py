@@ -6,12 +6,8 @@ Kept apart from the virtual-clock Mode A: this half drives the real ansible-play
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import re
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,17 +17,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script from any directory: the lab lives at the repo root
 
+from _ansible_lab import PlaybookRun, run_playbook  # noqa: E402  (bench/, the script's own folder)
+
 from lab.controlclient import ControlClient  # noqa: E402
 from lab.fleet import FleetThread  # noqa: E402
 from lab.host.updater_state import HiveState  # noqa: E402
 from lab.msi import build_packages  # noqa: E402
 from lab.testing import start_test_fleet  # noqa: E402
 
-BIN = Path(sys.executable).parent
 FORKS = 50
 FROM, TO = "9.3.0", "9.3.1"  # the rollout of both modes: per-user FROM installed, TO rolled out
-
-RESULT = re.compile(r"^(?:ok|changed|skipping|failed|fatal): \[")
 
 
 def _cpu() -> float:
@@ -54,36 +49,8 @@ def _fleet(workdir: Path, args: argparse.Namespace, packages: Path) -> FleetThre
 
 
 def _playbook(inventory: Path, playbook: Path, extra: dict[str, t.Any], timeout: float, log: Path) -> PlaybookRun:
-    """One ansible-playbook run, its CPU taken from the children's rusage (the whole process tree, reaped)."""
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".tmp" / "collections"),
-        "ANSIBLE_FORKS": str(FORKS),
-        "ANSIBLE_NOCOLOR": "1",
-        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-    }
-    command = [str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), "-e", json.dumps(extra)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    with log.open("w") as handle:
-        proc = subprocess.run(
-            command,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            timeout=timeout,
-            check=False,
-        )
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
-    return PlaybookRun(proc.returncode, log.read_text(), cpu)
-
-
-class PlaybookRun(t.NamedTuple):
-    rc: int
-    output: str
-    cpu: float
+    """One ansible-playbook run (bench/_ansible_lab.py: CPU of the process tree, task results from task_counts)."""
+    return run_playbook(inventory, playbook, extra, forks=FORKS, timeout=timeout, log=log)
 
 
 def _prepare_updaters(fleet: FleetThread, control: ControlClient, hosts: list[str], workdir: Path) -> None:
@@ -161,7 +128,8 @@ def _measure(method: str, args: argparse.Namespace, packages: Path, workdir: Pat
         counters = [control.counters(h) for h in hosts]
         scope = "user" if method == "autoupdater" else "machine"
         done = sum(any(p["scope"] == scope and p["version"] == TO for p in control.host(h)["products"]) for h in hosts)
-        results = sum(1 for run in runs for line in run.output.splitlines() if RESULT.match(line))
+        # Task results as the default callback prints them: one per host, a run_once task's once.
+        results = sum(run.results_per_host(1) + run.run_once_results() for run in runs)
         cpu = sum(run.cpu for run in runs)
     finally:
         fleet.stop()

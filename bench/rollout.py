@@ -1,24 +1,22 @@
-"""Benchmark of a waves rollout (playbooks/rollout.yml) against a lab fleet, with its lower bound.
+"""Benchmark of a waves rollout (playbooks/rollout.yml) against a lab fleet, next to Ansible's own floor.
 
-Starts ``python -m lab serve --clients N`` in a subprocess (loopback only, a random free
-127.x.y.1 range, the lab backend on), then runs the real ``ansible-playbook playbooks/rollout.yml``
-twice: a first install of 9.3.0 over the lab's waves (pilot, wave_1..wave_3, each cut at the
-backend's max parallel syncs), and a rerun (the resumption case: nothing left to do). The lab's
-users are set to close Office as soon as they are asked, so the Office gate costs one poll, not
-a user's reaction time.
+Starts ``python -m lab serve --clients N`` in a subprocess (loopback only, a random free 127.x.y.1 range, the
+lab backend on; the lab's users close Office as soon as they are asked, so the Office gate costs one poll),
+then measures, against the same fleet and with the same forks:
 
-Per phase it reports wall time, controller CPU (user + sys of the ansible-playbook process tree,
-from the children's rusage), the lab process's CPU, and WinRM commands per host from the lab's
-counters, next to the lower bound of the same work:
+- the floor: one ``ansible.builtin.debug`` task per host (Ansible's cost of a task result, no connection), and
+  one ``rollout.windows.product_info`` task per host (one WinRM command: a connection, NTLM, a shell, a command);
+- the real ``ansible-playbook playbooks/rollout.yml``: a first install of 9.3.0 over the lab's waves (pilot,
+  wave_1..wave_3, each cut at the backend's max parallel syncs), then a rerun (the resumed rollout: nothing to do).
 
-- commands: one per step that must touch the host - read the installed products, look for Office
-  processes, create the package cache, one per package file copied (the .msi and its payload
-  files), msiexec; a rerun needs only the first.
-- time: the batches run one after another and a batch lasts at least as long as its slowest
-  msiexec, so the sum over batches of the longest msiexec (simulated seconds, from the lab's
-  msiexec history) divided by the time scale.
+Per case: wall time, controller CPU per host (user + sys of the ansible-playbook process tree, from the
+children's rusage) and its ratio to each floor (the figure that counts on a shared machine), WinRM commands,
+HTTP requests and body bytes per host (the lab hosts' counters), task results per host (skipped included;
+``run_once`` results apart) from ``bench/callback_plugins/task_counts.py``, and for the rollout the lower
+bound of its WinRM commands and of its time (the sum over batches of the slowest msiexec).
 
-    .venv/bin/python bench/rollout.py --clients 200 [1000] [--forks 50] [--time-scale 120]
+    .venv/bin/python bench/rollout.py --clients 200 [--forks 50] [--floor-only] [--json PATH]
+    .venv/bin/python bench/rollout.py --clients 200 --forks-sweep 10,25,50 [--with-install]
 """
 
 from __future__ import annotations
@@ -26,10 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
-import resource
-import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,124 +31,59 @@ import time
 import typing as t
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))  # run as a script from any directory: the lab lives at the repo root
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for the shared helper
 
-from lab.control import ControlClient  # noqa: E402
-from lab.msi import build_packages  # noqa: E402
+from _ansible_lab import BIN, REPO, Lab, run_playbook, write_floor_playbooks
 
-BIN = Path(sys.executable).parent
+from lab.msi import build_packages
+
 MAX_CLIENTS = 1000
 PHASES = (("install", "9.3.0"), ("rerun", "9.3.0"))
+# Not asserted: what the rollout should cost the controller, in one-WinRM-task floors (CPU per host).
+GOALS = {"install": 2.0, "rerun": 1.2}
 # The lab backend's sync throttle that the rollout applies first and then caps every batch at.
 MAX_PARALLEL_SYNCS = 200
-READY_SECONDS = 120
+FILES = 4  # the .msi and the three payload files of the lab package
 
 
-def _clock_ticks() -> int:
-    return os.sysconf("SC_CLK_TCK")
-
-
-def _proc_cpu(pid: int) -> float:
-    """User + sys seconds of a running process (its own threads, not its children)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _clock_ticks()
-
-
-class Lab:
-    """``python -m lab serve`` in a subprocess, stopped on exit whatever happens."""
-
-    def __init__(self, clients: int, workdir: Path, time_scale: float) -> None:
-        self.inventory = workdir / "hosts.yml"
-        out = workdir / "serve.out"
-        for _ in range(8):
-            base = f"127.{random.randint(20, 250)}.{random.randint(1, 250)}.1"
-            with out.open("w") as handle:
-                self.proc = subprocess.Popen(
-                    [
-                        str(BIN / "python"),
-                        "-m",
-                        "lab",
-                        "serve",
-                        "--clients",
-                        str(clients),
-                        "--time-scale",
-                        str(time_scale),
-                        "--base-address",
-                        base,
-                        "--address-mode",
-                        "ip",
-                        "--state-dir",
-                        str(workdir / "state"),
-                        "--inventory",
-                        str(self.inventory),
-                        "--backend-packages",
-                        str(REPO / ".tmp" / "lab-msi"),
-                    ],
-                    cwd=REPO,
-                    stdout=handle,
-                    stderr=subprocess.STDOUT,
-                )
-            deadline = time.monotonic() + READY_SECONDS
-            while time.monotonic() < deadline and self.proc.poll() is None:
-                if "lab ready" in out.read_text():
-                    self.control = ControlClient(
-                        json.loads((workdir / "state" / "lab.json").read_text())["control_url"]
-                    )
-                    return
-                time.sleep(0.2)
-            text = out.read_text()
-            self.stop()
-            if "address already in use" not in text.lower():
-                raise RuntimeError(f"the lab did not start:\n{text[-2000:]}")
-        raise RuntimeError("no free loopback range for the lab after 8 attempts")
-
-    def cpu(self) -> float:
-        return _proc_cpu(self.proc.pid)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-def _playbook(inventory: Path, src: Path, forks: int, timeout: float, log: Path) -> tuple[int, float, float]:
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".tmp" / "collections"),
-        "ANSIBLE_FORKS": str(forks),
-        "ANSIBLE_NOCOLOR": "1",
-        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-    }
-    extra = {
+def _rollout_extra(src: Path) -> dict[str, t.Any]:
+    return {
         "rollout_package_src": str(src),
         "rollout_backend_settings": {"max_parallel_syncs": MAX_PARALLEL_SYNCS},
         "office_gate_interval": 1,
         "office_gate_attempts": 30,
     }
-    command = [str(BIN / "ansible-playbook"), "-i", str(inventory), str(REPO / "playbooks" / "rollout.yml")]
-    command += ["-e", json.dumps(extra)]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.monotonic()
-    with log.open("w") as handle:
-        proc = subprocess.run(
-            command,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            timeout=timeout,
-            check=False,
-        )
-    wall = time.monotonic() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return proc.returncode, wall, cpu
+
+
+def _measure(
+    lab: Lab, case: str, playbook: Path, extra: dict[str, t.Any], *, forks: int, log: Path, until: float
+) -> dict[str, t.Any]:
+    """One playbook run against the whole fleet, with the lab's counters reset before it."""
+    left = until - time.monotonic()
+    if left <= 0:
+        raise TimeoutError(f"time budget spent before {case}")
+    lab.control.reset_counters()
+    lab_cpu = lab.cpu()
+    run = run_playbook(lab.inventory, playbook, extra, forks=forks, timeout=left, log=log)
+    if run.rc != 0:
+        # The first failures say why; the recap at the end only says how many.
+        fatal = [line for line in run.output.splitlines() if line.startswith(("fatal:", "failed:", "ERROR"))][:3]
+        raise RuntimeError(f"{case}: ansible-playbook rc {run.rc}:\n" + "\n".join(fatal) + run.output[-2000:])
+    hosts = len(lab.hosts)
+    row: dict[str, t.Any] = {
+        "clients": hosts,
+        "case": case,
+        "forks": forks,
+        "wall": run.wall,
+        "controller_cpu": run.cpu,
+        "cpu_host": run.cpu / hosts,
+        "lab_cpu": lab.cpu() - lab_cpu,
+        "tasks_host": run.results_per_host(hosts),
+        "run_once": run.run_once_results(),
+        "tasks": run.counts.get("tasks", {}),
+        **lab.wire(),
+    }
+    return row
 
 
 def _plan_batches(log: Path) -> list[tuple[str, int]]:
@@ -168,116 +97,190 @@ def _plan_batches(log: Path) -> list[tuple[str, int]]:
     return batches
 
 
-def _lower_bound_seconds(control: ControlClient, hosts: list[str], batch_hosts: list[list[str]], scale: float) -> float:
+def _lower_bound_seconds(lab: Lab, log: Path, scale: float) -> tuple[int, float]:
+    """Batches, and the sum over them of the longest msiexec (simulated seconds) divided by the time scale."""
+    plan = _plan_batches(log)
+    inventory = json.loads(
+        subprocess.run(
+            [str(BIN / "ansible-inventory"), "-i", str(lab.inventory), "--list"],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")},
+        ).stdout
+    )
+    # Rebuild the batches' hosts from the waves in play order, cut as the plan printed them.
     durations = {}
-    for host in hosts:
-        history = control.host(host)["msiexec_history"]
+    for host in lab.hosts:
+        history = lab.control.host(host)["msiexec_history"]
         durations[host] = history[-1]["duration"] if history else 0.0
-    return sum(max(durations[h] for h in batch) for batch in batch_hosts if batch) / scale
+    total, offsets = 0.0, {}
+    for wave, size in plan:
+        members = inventory.get(wave, {}).get("hosts", [])
+        start = offsets.get(wave, 0)
+        batch = members[start : start + size]
+        offsets[wave] = start + size
+        total += max((durations.get(h, 0.0) for h in batch), default=0.0)
+    return len(plan), total / scale
 
 
-def bench(clients: int, args: argparse.Namespace, deadline: float) -> list[dict[str, t.Any]]:
-    rows: list[dict[str, t.Any]] = []
-    with tempfile.TemporaryDirectory(prefix=f"bench-rollout-{clients}-") as tmp:
-        workdir = Path(tmp)
-        started = time.monotonic()
-        lab = Lab(clients, workdir, args.time_scale)
-        try:
-            startup = time.monotonic() - started
-            control = lab.control
-            hosts = sorted(h["name"] for h in control.hosts() if h["kind"] == "client")
-            for host in hosts:
-                # Users close Office the moment they are asked: the gate costs one poll.
-                control.control(host, {"behaviour": {"on_message": "close", "close_delay": [0, 0]}})
-            for phase, version in PHASES:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"time budget of {args.max_seconds:g}s spent before {phase}")
-                control.reset_counters()
-                lab_cpu = lab.cpu()
-                log = workdir / f"{phase}.log"
-                rc, wall, cpu = _playbook(lab.inventory, args.packages / f"machine-{version}", args.forks, left, log)
-                if rc != 0:
-                    raise RuntimeError(f"ansible-playbook failed with rc {rc}:\n{log.read_text()[-4000:]}")
-                counters = [control.counters(h) for h in hosts]
-                plan = _plan_batches(log)
-                inventory = json.loads(
-                    subprocess.run(
-                        [str(BIN / "ansible-inventory"), "-i", str(lab.inventory), "--list"],
-                        capture_output=True,
-                        text=True,
-                        check=True,
-                        env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg")},
-                    ).stdout
-                )
-                # Rebuild the batches' hosts from the waves in play order, cut as the plan printed them.
-                batch_hosts: list[list[str]] = []
-                offsets: dict[str, int] = {}
-                for wave, size in plan:
-                    members = inventory.get(wave, {}).get("hosts", [])
-                    start = offsets.get(wave, 0)
-                    batch_hosts.append(members[start : start + size])
-                    offsets[wave] = start + size
-                files = 4  # the .msi and the three payload files of the lab package
-                installing = phase == "install"
-                rows.append(
-                    {
-                        "clients": clients,
-                        "phase": phase,
-                        "startup": startup,
-                        "batches": len(plan),
-                        "wall": wall,
-                        "controller_cpu": cpu,
-                        "lab_cpu": lab.cpu() - lab_cpu,
-                        "commands": statistics.fmean(c.get("commands", 0) for c in counters),
-                        "commands_max": max(c.get("commands", 0) for c in counters),
-                        "commands_min": (1 + 1 + 1 + files + 1) if installing else 1,
-                        "time_min": _lower_bound_seconds(control, hosts, batch_hosts, args.time_scale)
-                        if installing
-                        else 0.0,
-                        "kinds": {
-                            k: round(sum(c.get(k, 0) for c in counters) / len(hosts), 2)
-                            for k in sorted({k for c in counters for k in c})
-                            if k.startswith(("primitive:", "builtin:"))
-                        },
-                    }
-                )
-                print(_format_row(rows[-1]), flush=True)
-                print(f"  per host: {rows[-1]['kinds']}", flush=True)
-        finally:
-            lab.stop()
+def _floors(lab: Lab, floors: dict[str, Path], forks: int, workdir: Path, until: float) -> list[dict[str, t.Any]]:
+    return [
+        _measure(lab, f"floor: {name}", path, {}, forks=forks, log=workdir / f"floor-{name}-{forks}.log", until=until)
+        for name, path in floors.items()
+    ]
+
+
+def _rollout(
+    lab: Lab, phase: str, version: str, *, forks: int, args: argparse.Namespace, workdir: Path, until: float
+) -> dict[str, t.Any]:
+    log = workdir / f"{phase}-{forks}.log"
+    src = args.packages / f"machine-{version}"
+    row = _measure(
+        lab, phase, REPO / "playbooks" / "rollout.yml", _rollout_extra(src), forks=forks, log=log, until=until
+    )
+    installing = phase.startswith("install")
+    row["commands_min"] = (1 + 1 + 1 + FILES + 1) if installing else 1
+    row["batches"], row["time_min"] = _lower_bound_seconds(lab, log, args.time_scale)
+    if not installing:
+        row["time_min"] = 0.0
+    return row
+
+
+def _with_ratios(rows: list[dict[str, t.Any]]) -> list[dict[str, t.Any]]:
+    """Each row's CPU per host over the floors measured with the same forks in the same run."""
+    for row in rows:
+        same = {r["case"]: r["cpu_host"] for r in rows if r["forks"] == row["forks"] and r["case"].startswith("floor")}
+        for key, floor in (("ratio_debug", "floor: debug"), ("ratio_winrm", "floor: product_info")):
+            row[key] = row["cpu_host"] / same[floor] if same.get(floor) else None
+        goal = GOALS.get(row["case"].split()[0])
+        row["goal_winrm"] = goal
     return rows
 
 
+def _setup_users(lab: Lab) -> None:
+    for host in lab.hosts:
+        # Users close Office the moment they are asked: the gate costs one poll, not a user's reaction time.
+        lab.control.control(host, {"behaviour": {"on_message": "close", "close_delay": [0, 0]}})
+
+
+def bench(clients: int, forks_list: list[int], args: argparse.Namespace, until: float) -> list[dict[str, t.Any]]:
+    """One fleet: the floors and the rollout at each forks value (a fresh fleet per value with --with-install)."""
+    rows: list[dict[str, t.Any]] = []
+    fresh_per_forks = args.with_install and len(forks_list) > 1
+    groups = [[f] for f in forks_list] if fresh_per_forks else [forks_list]
+    for group in groups:
+        with tempfile.TemporaryDirectory(prefix=f"bench-rollout-{clients}-") as tmp:
+            workdir = Path(tmp)
+            started = time.monotonic()
+            lab = Lab(clients, workdir, args.time_scale, args.packages)
+            try:
+                print(f"lab of {clients} clients up in {time.monotonic() - started:.1f} s", flush=True)
+                _setup_users(lab)
+                floors = write_floor_playbooks(workdir)
+                sweep_setup = not args.floor_only and not args.with_install and len(forks_list) > 1
+                if sweep_setup:
+                    # The reruns need an installed fleet: one install first, at the largest forks value.
+                    rows.append(
+                        _rollout(
+                            lab, "install (set-up)", "9.3.0", forks=max(group), args=args, workdir=workdir, until=until
+                        )
+                    )
+                    print(_format_row(rows[-1]), flush=True)
+                for forks in group:
+                    new = []
+                    for phase, version in () if args.floor_only else PHASES:
+                        if phase == "install" and sweep_setup:
+                            continue
+                        if phase == "rerun":
+                            # The floors after the install, before the rerun: a host in the rerun's state (the
+                            # product there, the primitive the floor runs already on the host).
+                            new += _floors(lab, floors, forks, workdir, until)
+                        new.append(_rollout(lab, phase, version, forks=forks, args=args, workdir=workdir, until=until))
+                        print(f"  {phase}: {new[-1]['kinds']}", flush=True)
+                    if args.floor_only:
+                        new += _floors(lab, floors, forks, workdir, until)
+                    rows += new
+                    _with_ratios(rows)
+                    for row in new:
+                        print(_format_row(row), flush=True)
+            finally:
+                lab.stop()
+    return _with_ratios(rows)
+
+
 HEADER = (
-    "| clients | phase | batches | wall | lower bound | controller CPU | lab CPU "
-    "| WinRM cmds/host (max) | lower bound |\n|---|---|---|---|---|---|---|---|---|"
+    "| clients | case | forks | wall | CPU/host | x debug floor | x one-WinRM-task floor (goal) "
+    "| WinRM cmds/host (max) | HTTP requests/host | bytes in / out per host | tasks/host (+ run_once) |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}x"
+
+
 def _format_row(row: dict[str, t.Any]) -> str:
+    goal = f" (≤ {row['goal_winrm']:.1f}x)" if row.get("goal_winrm") else ""
     return (
-        f"| {row['clients']} | {row['phase']} | {row['batches']} | {row['wall']:.1f} s | {row['time_min']:.1f} s "
-        f"| {row['controller_cpu']:.1f} s | {row['lab_cpu']:.1f} s | {row['commands']:.2f} ({row['commands_max']}) "
-        f"| {row['commands_min']} |"
+        f"| {row['clients']} | {row['case']} | {row['forks']} | {row['wall']:.1f} s | {row['cpu_host']:.3f} s "
+        f"| {_ratio(row.get('ratio_debug'))} | {_ratio(row.get('ratio_winrm'))}{goal} "
+        f"| {row['commands']:.2f} ({row['commands_max']}) | {row['requests']:.1f} "
+        f"| {row['bytes_in']:,.0f} / {row['bytes_out']:,.0f} | {row['tasks_host']:.2f} (+{row['run_once']}) |"
     )
+
+
+def _detail(row: dict[str, t.Any]) -> str:
+    return (
+        f"  {row['clients']} {row['case']} forks {row['forks']}: batches {row['batches']}, time lower bound "
+        f"{row['time_min']:.1f} s, commands lower bound {row['commands_min']}, controller CPU "
+        f"{row['controller_cpu']:.1f} s, lab CPU {row['lab_cpu']:.1f} s"
+    )
+
+
+def _sweep_table(rows: list[dict[str, t.Any]]) -> str:
+    lines = ["| forks | case | wall | CPU/host | x one-WinRM-task floor |", "|---|---|---|---|---|"]
+    for row in sorted(rows, key=lambda r: (r["forks"], r["case"])):
+        lines.append(
+            f"| {row['forks']} | {row['case']} | {row['wall']:.1f} s | {row['cpu_host']:.3f} s "
+            f"| {_ratio(row.get('ratio_winrm'))} |"
+        )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, nargs="+", default=[200])
     parser.add_argument("--forks", type=int, default=50)
+    parser.add_argument("--forks-sweep", help="comma-separated forks values, e.g. 10,25,50: floors and rerun at each")
+    parser.add_argument("--with-install", action="store_true", help="in a sweep, the install too (a fresh fleet each)")
+    parser.add_argument("--floor-only", action="store_true", help="only the two floors (checks that a fleet comes up)")
     parser.add_argument("--time-scale", type=float, default=120.0)
-    parser.add_argument("--max-seconds", type=float, default=1800.0, help="time budget for the whole benchmark")
+    parser.add_argument("--max-seconds", type=float, default=3600.0, help="time budget for the whole benchmark")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args(argv)
     if any(not 1 <= n <= MAX_CLIENTS for n in args.clients):
         parser.error(f"--clients must be from 1 to {MAX_CLIENTS}")
+    try:
+        forks_list = [int(f) for f in args.forks_sweep.split(",")] if args.forks_sweep else [args.forks]
+    except ValueError:
+        parser.error("--forks-sweep takes integers separated by commas, e.g. 10,25,50")
+    if any(not 1 <= f <= 500 for f in forks_list):
+        parser.error("forks must be from 1 to 500")
     args.packages = REPO / ".tmp" / "lab-msi"
     build_packages(args.packages)
-    deadline = time.monotonic() + args.max_seconds
+    until = time.monotonic() + args.max_seconds
     print(HEADER, flush=True)
-    rows = [row for clients in args.clients for row in bench(clients, args, deadline)]
+    rows = [row for clients in args.clients for row in bench(clients, forks_list, args, until)]
+    print("\n" + HEADER)
+    for row in rows:
+        print(_format_row(row))
+    for row in rows:
+        if "batches" in row:
+            print(_detail(row))
+    print("Goals (not asserted): install ≤ 2.0x and rerun ≤ 1.2x the one-WinRM-task floor's CPU per host.")
+    if len(forks_list) > 1:
+        print("\n" + _sweep_table(rows))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     return 0

@@ -126,5 +126,5 @@ def test_arguments_over_convertfrom_json_limit_are_refused_in_its_words(fleet: F
     with pytest.raises(winhost.PrimitiveError, match="exceeds the value set on the maxJsonLength property"):
         winhost.parse_output("Get-HostInfo", rc, out.decode("utf-8"), err.decode())
     # The controller never sends that much: it refuses first, naming the limit.
-    with pytest.raises(ValueError, match="over the 2,097,152 Windows PowerShell 5.1's ConvertFrom-Json reads"):
+    with pytest.raises(ValueError, match=r"over the 2,097,152 Windows PowerShell 5\.1's ConvertFrom-Json reads"):
         winhost.build_stdin("Get-HostInfo", {"pad": "x" * winhost.MAX_ARGS_CHARS})
