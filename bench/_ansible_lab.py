@@ -69,6 +69,9 @@ def run_playbook(
         "ANSIBLE_CALLBACK_PLUGINS": str(CALLBACKS),
         "ANSIBLE_CALLBACKS_ENABLED": "task_counts",
         "TASK_COUNTS_FILE": str(counts_file),
+        # What the controller knows the lab's hosts keep (kept primitives), for this lab alone: a record left by
+        # an earlier lab on the same addresses would cost a refused command per primitive.
+        "ROLLOUT_WINDOWS_PRIMITIVE_RECORD_DIR": str(inventory.parent / "primitive-records"),
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
     }
     command = [str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), *extra_args]

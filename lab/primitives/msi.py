@@ -14,6 +14,7 @@ from lab.host.msiargs import split_command_line
 from lab.host.msipackage import MSI_CACHE, MsiParseError
 from lab.primitives.core import PrimitiveContext, PrimitiveFailure, arg_str, primitive
 from lab.primitives.files import protect_folder
+from lab.primitives.products import installed_products
 
 if TYPE_CHECKING:
     from lab.host.host import Host
@@ -120,7 +121,10 @@ async def invoke_msiexec(host: Host, args: dict[str, Any], ctx: PrimitiveContext
         }
     waited.cancel()
     result = run.result()
+    report = args.get("report")
     return {
+        # What msiexec left registered, read in the same command (Get-RwInstalledProduct, _Products.ps1).
+        "products": installed_products(host, report) if isinstance(report, dict) else None,
         "rc": result.rc,
         "log_path": log_path,
         "log_acl": log_acl,

@@ -49,6 +49,12 @@ def _guid_arg(args: dict[str, Any], key: str) -> str | None:
 
 @primitive("Get-InstalledProduct")
 async def get_installed_product(host: Host, args: dict[str, Any], ctx: PrimitiveContext) -> dict[str, Any]:
+    return {"products": installed_products(host, args)}
+
+
+def installed_products(host: Host, args: dict[str, Any]) -> list[dict[str, Any]]:
+    """What _Products.ps1's Get-RwInstalledProduct answers for ``args`` (product_code, upgrade_code, name):
+    Get-InstalledProduct's products, and Invoke-Msiexec's report of what msiexec left registered."""
     want_pc = _guid_arg(args, "product_code")
     want_uc = _guid_arg(args, "upgrade_code")
     pattern = arg_str(args, "name", required=False)
@@ -56,7 +62,7 @@ async def get_installed_product(host: Host, args: dict[str, Any], ctx: Primitive
     upgrades = _upgrade_map(host)
     products: list[dict[str, Any]] = []
     if not reg.key_exists(f"HKLM\\{USERDATA}"):
-        return {"products": products}
+        return products
     for sid in reg.subkeys(f"HKLM\\{USERDATA}"):
         base = f"HKLM\\{USERDATA}\\{sid}\\Products"
         if not reg.key_exists(base):
@@ -88,7 +94,7 @@ async def get_installed_product(host: Host, args: dict[str, Any], ctx: Primitive
             if pattern and not fnmatch.fnmatchcase(str(name or "").lower(), pattern.lower()):
                 continue
             products.append(entry)
-    return {"products": products}
+    return products
 
 
 def _package_upgrade_code(host: Host, path: Any) -> str | None:

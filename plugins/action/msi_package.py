@@ -190,7 +190,11 @@ class ActionModule(WinHostAction):
                     "failed": True,
                     "msg": f"{action} not started: {gate['msg']}",
                 }, delivered
-        done = self._msiexec(host, options, action=action, current=current, delivered=delivered, notes=notes)
+        # With verify, msiexec's own command reads what it left registered (no read of its own afterwards).
+        report = _msiexec.installed_query(package) if steps.verify else None
+        done = self._msiexec(
+            host, options, action=action, current=current, delivered=delivered, notes=notes, report=report
+        )
         result.update(done)
         if done.get("failed"):
             return result, delivered
@@ -205,17 +209,18 @@ class ActionModule(WinHostAction):
         current: dict[str, t.Any] | None,
         delivered: Delivered | None,
         notes: list[str],
+        report: dict[str, str | None] | None,
     ) -> dict[str, t.Any]:
         if action == "remove":
             target = current["product_code"] if current else ""
-            return _msiexec.run_machine(host, options, "uninstall", target, notes)
+            return _msiexec.run_machine(host, options, "uninstall", target, notes, report=report)
         if delivered is None:
             raise ValueError("the package was not delivered")
         if action == "downgrade" and current:
             removal = _msiexec.run_machine(host, options, "uninstall", current["product_code"], notes)
             if removal.get("failed"):
                 return removal
-        return _msiexec.run_machine(host, options, "install", delivered.target, notes)
+        return _msiexec.run_machine(host, options, "install", delivered.target, notes, report=report)
 
     def _finish(
         self,
@@ -226,6 +231,7 @@ class ActionModule(WinHostAction):
         result: dict[str, t.Any],
     ) -> dict[str, t.Any]:
         """After a good msiexec run: the restart it asked for (when allowed), then the check of what is registered."""
+        registered = result.pop("registered", None)
         if result.get("reboot_required"):
             if not steps.reboot:
                 warning = _machine_install.restart_warning(package, result.get("exit_code"))
@@ -235,8 +241,10 @@ class ActionModule(WinHostAction):
             if restarted.get("failed"):
                 return {**result, "failed": True, "msg": f"installed, but restarting failed: {restarted['msg']}"}
             result["reboot_required"] = False
+            # What msiexec reported before the restart may not be what the host has after it.
+            registered = None
         if steps.verify:
-            result.update(_machine_install.verify(host, package, options.state))
+            result.update(_machine_install.verify(host, package, options.state, registered))
         return result
 
     def _undecided(self, options: MsiOptions, package: Package, download: _msi.PackageUrl) -> dict[str, t.Any]:

@@ -246,8 +246,9 @@ options:
   office_gate:
     description:
       - Per machine only. Wait until no Office application runs before msiexec starts, in the same
-        task, exactly as M(rollout.windows.office_processes) with O(rollout.windows.office_processes#module:state=absent)
-        waits (the suboptions are that module's options and defaults). Not set, there is no gate.
+        task, exactly as M(rollout.windows.office_processes) with
+        O(rollout.windows.office_processes#module:state=absent) waits (the suboptions are that module's
+        options and defaults). Not set, there is no gate.
       - The gate runs only when the package changes something, after the package has been copied and
         right before msiexec, so a host that already has the release costs one WinRM command and
         its users are never asked to close anything.
@@ -285,7 +286,8 @@ options:
         type: str
         default: Software update
       remind_interval:
-        description: Seconds after which the message is shown again; V(0) shows it once. Needs O(office_gate.notify=true).
+        description:
+          - Seconds after which the message is shown again; V(0) shows it once. Needs O(office_gate.notify=true).
         type: int
         default: 0
       force:
@@ -295,7 +297,9 @@ options:
         type: bool
         default: false
       deadline:
-        description: Seconds after the start of the wait when still open applications are closed; required by O(office_gate.force=true).
+        description:
+          - Seconds after the start of the wait when still open applications are closed; required by
+            O(office_gate.force=true).
         type: int
   reboot:
     description:
@@ -317,8 +321,9 @@ options:
     description:
       - Per machine only. After msiexec (and the restart), read what Windows Installer registered per
         machine and fail unless the package's ProductCode is registered with the package's version (or,
-        with O(state=absent), not at all). One more WinRM command after a change; none when nothing changed,
-        since the first read already showed the host has it. RV(verified) says what was found.
+        with O(state=absent), not at all). It costs no WinRM command of its own - msiexec's command reads the
+        registration right after msiexec, and when nothing changed the first read already showed it; only after
+        a restart is the host read once more. RV(verified) says what was found.
     type: bool
     default: false
 attributes:
@@ -436,8 +441,9 @@ exit_code_meaning:
 office_gate:
   description:
     - With O(office_gate) and a change to make, the gate's result, as M(rollout.windows.office_processes)
-      returns it (RV(rollout.windows.office_processes#module:processes), RV(rollout.windows.office_processes#module:notified),
-      RV(rollout.windows.office_processes#module:closed), polls, elapsed); in check mode the one poll's report.
+      returns it (RV(rollout.windows.office_processes#module:processes),
+      RV(rollout.windows.office_processes#module:notified), RV(rollout.windows.office_processes#module:closed),
+      polls, elapsed); in check mode the one poll's report.
   returned: when office_gate is set and the package changes something
   type: dict
   sample: {changed: false, processes: [], polls: 1, elapsed: 0, msg: "no Office application runs (after 1 poll(s), 0s)"}
@@ -445,9 +451,15 @@ reboot:
   description: The restart O(reboot=true) made after msiexec asked for one.
   returned: when the host was restarted
   type: dict
-  sample: {rebooted: true, elapsed: 41.5, previous_boot: "2026-12-01T06:00:00.0000000Z", last_boot: "2026-12-01T07:12:03.0000000Z"}
+  sample:
+    rebooted: true
+    elapsed: 41.5
+    previous_boot: "2026-12-01T06:00:00.0000000Z"
+    last_boot: "2026-12-01T07:12:03.0000000Z"
 verified:
-  description: With O(verify=true), the versions of the package's ProductCode registered per machine, and what was expected.
+  description:
+    - With O(verify=true), the versions of the package's ProductCode registered per machine, and what was expected.
+    - Read by msiexec's own command right after it ran (after a restart, by one more read).
   returned: when verify is true and no earlier step failed
   type: dict
   sample: {product_code: "{6D3B2A10-1C7E-4E55-9A61-0B1C2D3E4F50}", expected: ["9.3.1"], found: ["9.3.1"]}

@@ -118,12 +118,18 @@ def restart(host: WinHost, steps: Steps, waits: Waits, rng: random.Random | None
     )
 
 
-def verify(host: WinHost, package: Package, state: str) -> dict[str, t.Any]:
-    """Read what Windows Installer registered per machine and compare it with what the task asked for.
+def verify(
+    host: WinHost, package: Package, state: str, registered: list[dict[str, t.Any]] | None = None
+) -> dict[str, t.Any]:
+    """Compare what Windows Installer registered per machine with what the task asked for.
 
-    ``{"verified": ...}`` when it matches, else also ``failed`` with a message naming both.
+    ``registered`` is what msiexec's own command read afterwards (Invoke-Msiexec's report); without it
+    (after a restart, say) the host is read again. ``{"verified": ...}`` when it matches, else also
+    ``failed`` with a message naming both.
     """
-    found = host.run("Get-InstalledProduct", _msiexec.installed_query(package))["products"]
+    found = registered
+    if found is None:
+        found = host.run("Get-InstalledProduct", _msiexec.installed_query(package))["products"]
     versions = sorted(
         str(p.get("version"))
         for p in found

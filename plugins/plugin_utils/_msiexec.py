@@ -130,14 +130,28 @@ def concluded(
     return result
 
 
-def run_machine(host: WinHost, options: MsiOptions, action: str, target: str, notes: list[str]) -> dict[str, t.Any]:
-    """msiexec as the WinRM account (Invoke-Msiexec), retried while another installation runs."""
+def run_machine(
+    host: WinHost,
+    options: MsiOptions,
+    action: str,
+    target: str,
+    notes: list[str],
+    *,
+    report: dict[str, str | None] | None = None,
+) -> dict[str, t.Any]:
+    """msiexec as the WinRM account (Invoke-Msiexec), retried while another installation runs.
+
+    With ``report`` (an :func:`installed_query`), the same command reads what msiexec left registered; the
+    result's ``registered`` has those products, for the task's version check without a command of its own.
+    """
     run = prepare(options, action, target)
     request: dict[str, t.Any] = {
         "command_line": run.command_line,
         "log_path": run.log_path,
         "timeout_seconds": options.msiexec_timeout,
     }
+    if report is not None:
+        request["report"] = report
     cache = ntpath.normpath(options.cache_dir).rstrip("\\")
     if ntpath.normpath(target).lower().startswith(cache.lower() + "\\"):
         # Run from the cache only while it still has the ACL Initialize-PackageCache gave it.
@@ -171,4 +185,6 @@ def run_machine(host: WinHost, options: MsiOptions, action: str, target: str, no
     )
     if options.restart_manager == "enable":
         result["warnings"] = [RM_ENABLED_WARNING.format(action=action)]
+    if report is not None:
+        result["registered"] = [dict(p) for p in _answers.listed(outcome, "products", "Invoke-Msiexec")]
     return result

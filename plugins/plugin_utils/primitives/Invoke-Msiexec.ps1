@@ -1,4 +1,4 @@
-# rollout.windows uses: _Acl, _Tail
+# rollout.windows uses: _Acl, _Tail, _Products
 # Run msiexec.exe with the command line the controller quoted from its argument array
 # (_msi.command_line); the controller decides what the exit code means. The line goes to
 # CreateProcess as data: no shell ever evaluates it.
@@ -37,7 +37,15 @@ $tail = @()
 if ($logPath -and (Test-Path -LiteralPath $logPath -PathType Leaf)) {
     $tail = Read-RwLogTail -Path $logPath
 }
+# What msiexec left registered, read in the same command: the task's check of the version costs no command.
+$report = Get-RwValue $rwArgs 'report'
+$registered = $null
+if ($null -ne $report) {
+    $registered = Get-RwInstalledProduct -ProductCode ([string](Get-RwValue $report 'product_code')) `
+        -UpgradeCode ([string](Get-RwValue $report 'upgrade_code'))
+}
 Write-RwResult -Result @{
+    products = $registered
     rc = $process.ExitCode
     log_path = $(if ($logPath) { $logPath } else { $null })
     log_acl = $logAcl.state

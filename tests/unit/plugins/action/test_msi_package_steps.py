@@ -70,10 +70,12 @@ def test_the_gate_waits_for_office_then_installs_and_verifies(built_packages: Pa
     assert result["office_gate"]["users"] == ["PC\\anna"]
     assert [n["user"] for n in result["office_gate"]["notified"]] == ["PC\\anna"]
     names = host.names()
-    # The gate comes right before msiexec, the check right after it.
+    # The products are read once, first; the gate comes right before msiexec, whose own command reads what
+    # it left registered: the check costs no command.
+    assert names.count("Get-InstalledProduct") == 1
     assert names[0] == "Get-InstalledProduct"
     assert names[names.index("Send-SessionMessage") - 1] == "Get-SessionProcess"
-    assert names[-2:] == ["Invoke-Msiexec", "Get-InstalledProduct"]
+    assert names[-1] == "Invoke-Msiexec"
     assert result["verified"]["found"] == ["9.3.1"]
     assert installed(host) == [(M931, "9.3.1")]
 
@@ -131,18 +133,26 @@ def test_an_install_that_needs_a_restart_warns_when_not_allowed(built_packages: 
 
 def test_verify_fails_when_the_host_registers_another_version(built_packages: Path) -> None:
     host, msi = desktop(built_packages)
-    answers = iter([None])
 
-    def second_read(query: dict[str, t.Any]) -> dict[str, t.Any]:
-        # The first read is the lab's own; after msiexec the host claims an older version.
-        if next(answers, "later") is None:
-            return host.twin("Get-InstalledProduct", query)
-        return {"products": [{"product_code": M931, "version": "9.3.0", "scope": "machine", "user": None}]}
+    def older(args: dict[str, t.Any]) -> dict[str, t.Any]:
+        # msiexec ran; the host then claims an older version is what is registered.
+        honest = host.twin("Invoke-Msiexec", args)
+        return {**honest, "products": [{"product_code": M931, "version": "9.3.0", "scope": "machine", "user": None}]}
 
-    host.answer("Get-InstalledProduct", second_read)
+    host.answer("Invoke-Msiexec", older)
     result = run(host, msi, verify=True)
     assert result["failed"] is True
     assert result["msg"] == f"verify: expected {M931} 9.3.1 registered per machine, found ['9.3.0']"
+
+
+def test_after_a_restart_the_check_reads_the_host_again(built_packages: Path) -> None:
+    host, msi = desktop(built_packages)
+    host.lab.apply_control({"behaviour": {"msiexec_results": [3010], "reboot_downtime": 30}})
+    result = run(host, msi, reboot=True, verify=True)
+    assert result["verified"]["found"] == ["9.3.1"]
+    names = host.names()
+    assert names.count("Get-InstalledProduct") == 2
+    assert names.index("Restart-Host") < len(names) - 1 - names[::-1].index("Get-InstalledProduct")
 
 
 @pytest.mark.parametrize(
