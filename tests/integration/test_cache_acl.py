@@ -52,9 +52,11 @@ def test_a_file_a_user_planted_in_the_cache_is_removed_not_used(ansible, control
     with pytest.raises(ControlError, match=r"Access to the path '.*' is denied\.") as denied:
         control.as_user(host, "mallory", "mkdir", f"{CACHE}\\planted")
     assert denied.value.status == 403
-    # The next run finds the ACL right and says nothing.
+    # The next run finds the ACL right and says nothing about it (mallory's open session may still make
+    # the upgrade ask for a restart, which is said).
     again = ansible.playbook(INSTALL, hosts=host, extra_vars={"src": str(packages / "machine-9.3.1")})
-    assert not again.result(host, "install").get("warnings"), again.stdout
+    warnings = again.result(host, "install").get("warnings") or []
+    assert not [w for w in warnings if "restart is needed" not in w], again.stdout
 
 
 def test_a_folder_a_user_owns_above_the_cache_is_refused(ansible, control, clients, packages: Path) -> None:
