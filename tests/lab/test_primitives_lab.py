@@ -164,6 +164,7 @@ def test_initialize_package_cache(kit: Any) -> None:
     assert out == {
         "directory": "C:\\Cache\\machine-9.3.0",
         "stale": ["payload\\new.dll", "sub\\deep\\x.bin"],
+        "written": [],
         "cache_dir": "C:\\Cache",
         "acl": "ok",
         "removed": [],

@@ -124,7 +124,9 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
 
     # The galaxy stage: COPY _build /build, WORKDIR /build, then ansible-galaxy with the context's requirements.
     collections = work / "collections"
-    env = dict(os.environ, ANSIBLE_GALAXY_DISABLE_GPG_VERIFY="1")
+    # Only the image's own collection path: `make` exports this checkout's, where ansible-galaxy would find
+    # rollout.windows already installed and install nothing.
+    env = dict(os.environ, ANSIBLE_GALAXY_DISABLE_GPG_VERIFY="1", ANSIBLE_COLLECTIONS_PATH=str(collections))
     subprocess.run(
         [BIN / "ansible-galaxy", "collection", "install", "-r", "requirements.yml", "-p", str(collections)],
         cwd=context / "_build",
