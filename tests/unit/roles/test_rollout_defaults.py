@@ -74,6 +74,4 @@ def per_host_tasks(path: Path) -> list[str]:
 def test_a_push_batch_costs_one_task_per_host() -> None:
     # Every other step (plan, checks, gate, soak, approval) runs once per batch on the controller; the install
     # task itself reads the host first, so a host that has the release costs this one task and one command.
-    assert per_host_tasks(ROLE / "tasks" / "push.yml") == [
-        "Install, upgrade or remove the package"
-    ]
+    assert per_host_tasks(ROLE / "tasks" / "push.yml") == ["Install, upgrade or remove the package"]
