@@ -179,12 +179,10 @@ def record_for(action: t.Any) -> HostRecord | t.Literal[False]:
     return HostRecord(Path(os.path.expanduser(str(folder))) / name)
 
 
-def cache_miss(name: str, digest: str, raw: t.Mapping[str, t.Any], expected: bool = True) -> str | None:
-    """The reason of a cache-miss answer (None when the answer is none). Only the loader answers one, and
-    only for what it was sent: a miss naming another primitive or hash is refused, never acted on."""
-    if int(raw.get("rc", 1)) == 0:
-        return None
-    last = last_object(str(raw.get("stdout", "")))
+def cache_miss(name: str, digest: str, last: t.Mapping[str, t.Any] | None, expected: bool = True) -> str | None:
+    """The reason of a cache-miss answer (None when the answer is none), from ``last``, the last JSON object of a
+    command that failed (None for one that did not). Only the loader answers one, and only for what it was sent:
+    a miss naming another primitive or hash is refused, never acted on."""
     if last is None or "cache_miss" not in last:
         return None
     if not expected:
@@ -196,20 +194,6 @@ def cache_miss(name: str, digest: str, raw: t.Mapping[str, t.Any], expected: boo
         )
     reason = last.get("reason")
     return reason if reason in ("absent", "denied", "mismatch") else "mismatch"
-
-
-def last_object(stdout: str) -> dict[str, t.Any] | None:
-    """The last line of ``stdout`` that parses as a JSON object (the caller bounds its length)."""
-    for raw_line in reversed(stdout.splitlines()):
-        line = raw_line.strip()
-        if line.startswith("{"):
-            try:
-                candidate = json.loads(line)
-            except (ValueError, RecursionError):
-                continue
-            if isinstance(candidate, dict):
-                return candidate
-    return None
 
 
 def store_report(stdout: str) -> dict[str, t.Any] | None:

@@ -267,6 +267,20 @@ def encode_args(args: t.Mapping[str, t.Any]) -> bytes:
     return (text + "\n").encode("ascii")
 
 
+def last_json_object(stdout: str) -> dict[str, t.Any] | None:
+    """The last line of ``stdout`` that parses as a JSON object (the caller bounds its length)."""
+    for raw_line in reversed(stdout.splitlines()):
+        line = raw_line.strip()
+        if line.startswith("{"):
+            try:
+                candidate = json.loads(line)
+            except (ValueError, RecursionError):
+                continue
+            if isinstance(candidate, dict):
+                return candidate
+    return None
+
+
 def parse_output(name: str, rc: int, stdout: str, stderr: str) -> dict[str, t.Any]:
     """Turn a primitive's raw output into its result dict, or raise PrimitiveError.
 
@@ -276,17 +290,7 @@ def parse_output(name: str, rc: int, stdout: str, stderr: str) -> dict[str, t.An
     """
     if len(stdout) > MAX_RESULT_CHARS:
         raise PrimitiveError(name, f"returned {len(stdout):,} characters, over the {MAX_RESULT_CHARS:,} accepted", rc)
-    result: dict[str, t.Any] | None = None
-    for raw_line in reversed(stdout.splitlines()):
-        line = raw_line.strip()
-        if line.startswith("{"):
-            try:
-                candidate = json.loads(line)
-            except (ValueError, RecursionError):
-                continue
-            if isinstance(candidate, dict):
-                result = candidate
-                break
+    result = last_json_object(stdout)
     if result is None:
         detail = (stderr or stdout).strip()[-2000:] or "no output"
         raise PrimitiveError(name, f"returned no JSON result (rc={rc}): {detail}", rc, stderr)
@@ -398,7 +402,8 @@ class WinHost:
         if len(str(raw.get("stdout", ""))) > MAX_RESULT_CHARS:
             return None
         try:
-            reason: str | None = _cache().cache_miss(name, digest, raw, expected)
+            last = last_json_object(str(raw.get("stdout", ""))) if int(raw.get("rc", 1)) != 0 else None
+            reason: str | None = _cache().cache_miss(name, digest, last, expected)
         except _cache().UnsentMiss as exc:
             raise PrimitiveError(name, str(exc), 1) from None
         return reason
