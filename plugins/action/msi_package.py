@@ -159,13 +159,12 @@ class ActionModule(WinHostAction):
                 "after": _msiexec.diff_state(after, options.scope),
             }
         if action == "none":
-            # What the read found is what verify would find: no second read.
+            # Nothing to do means the first read found what the task accepts (the version, or a newer one
+            # without allow_downgrade, or nothing for state=absent): that read is the check, no second one.
             if steps.verify:
-                result["verified"] = {
-                    "product_code": package.product_code,
-                    "expected": [] if not options.present else [package.version],
-                    "found": [] if current is None else [current["version"]],
-                }
+                found = [] if current is None else [current["version"]]
+                code = current["product_code"] if current else package.product_code
+                result["verified"] = {"product_code": code, "expected": found, "found": found}
             return result, None
         if self._task.check_mode:
             gate = _machine_install.gate(host, steps, self._waits, check_mode=True)

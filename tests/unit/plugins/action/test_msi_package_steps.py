@@ -41,7 +41,7 @@ def run(host: FakeHost, msi: str, check_mode: bool = False, **overrides: t.Any) 
     action = msi_package.ActionModule.__new__(msi_package.ActionModule)
     action._task = types.SimpleNamespace(check_mode=check_mode, diff=False)
     args = {name: spec.get("default") for name, spec in msi_package.ARGUMENT_SPEC.items()}
-    args.update(path=msi, product_code=M931, upgrade_code=FAMILY, version="9.3.1", **overrides)
+    args.update({"path": msi, "product_code": M931, "upgrade_code": FAMILY, "version": "9.3.1", **overrides})
     return action._run(host, args, clock=host.clock, sleep=host.sleep, reset=lambda: None)
 
 
@@ -60,6 +60,17 @@ def test_a_host_at_the_version_costs_one_command_and_nobody_is_asked(built_packa
     assert host.names() == ["Get-InstalledProduct"]
     assert "office_gate" not in result
     assert result["verified"] == {"product_code": M931, "expected": ["9.3.1"], "found": ["9.3.1"]}
+
+
+def test_a_newer_version_left_alone_is_what_the_check_accepts(built_packages: Path) -> None:
+    # Without allow_downgrade a newer version stays: the task has nothing to do, and the check says what it found.
+    host = FakeHost("pc")
+    host.install(built_packages / "machine-9.3.1")
+    msi = stage(host, built_packages, "machine-9.3.0")
+    result = run(host, msi, product_code=product_code("machine", "9.3.0"), version="9.3.0", verify=True)
+    assert (result["action"], result.get("failed")) == ("none", None)
+    assert result["verified"] == {"product_code": M931, "expected": ["9.3.1"], "found": ["9.3.1"]}
+    assert host.names() == ["Get-InstalledProduct"]
 
 
 def test_the_gate_waits_for_office_then_installs_and_verifies(built_packages: Path) -> None:
