@@ -27,6 +27,31 @@ BIN = Path(sys.executable).parent
 TIME_SCALE = 120.0
 
 
+def playbook_env(workdir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a test's ansible-playbook run: this checkout's collection and configuration, and the
+    controller's record of what each host keeps (_primitive_cache) in ``workdir``, so that it belongs to this
+    test's hosts alone; ``extra`` adds the run's own variables (its callbacks)."""
+    return {
+        **os.environ,
+        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".tmp" / "collections"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ROLLOUT_WINDOWS_PRIMITIVE_RECORD_DIR": str(workdir / "primitive-records"),
+        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
+        **extra,
+    }
+
+
+def report_env(workdir: Path, reports: Path) -> dict[str, str]:
+    """:func:`playbook_env` with the rollout_progress callback writing its report as ``reports/report.*``."""
+    return playbook_env(
+        workdir,
+        ANSIBLE_CALLBACKS_ENABLED="rollout.windows.rollout_progress",
+        ROLLOUT_PROGRESS_REPORT_DIR=str(reports),
+        ROLLOUT_PROGRESS_REPORT_NAME="report",
+    )
+
+
 @dataclass
 class PlaybookRun:
     rc: int
@@ -73,18 +98,12 @@ class Ansible:
             command.append("--diff")
         if extra_vars:
             command += ["-e", json.dumps(extra_vars)]
-        env = {
-            **os.environ,
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".tmp" / "collections"),
-            "ANSIBLE_CALLBACK_PLUGINS": str(Path(__file__).parent / "callback_plugins"),
-            "ANSIBLE_CALLBACKS_ENABLED": "capture_results",
-            "CAPTURE_RESULTS_FILE": str(capture),
-            "ANSIBLE_NOCOLOR": "1",
-            # The controller's record of what each host keeps (_primitive_cache) belongs to this test's hosts.
-            "ROLLOUT_WINDOWS_PRIMITIVE_RECORD_DIR": str(self.workdir / "primitive-records"),
-            "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-        }
+        env = playbook_env(
+            self.workdir,
+            ANSIBLE_CALLBACK_PLUGINS=str(Path(__file__).parent / "callback_plugins"),
+            ANSIBLE_CALLBACKS_ENABLED="capture_results",
+            CAPTURE_RESULTS_FILE=str(capture),
+        )
         proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, check=False)
         results = json.loads(capture.read_text()) if capture.exists() else {}
         return PlaybookRun(proc.returncode, proc.stdout + proc.stderr, results)

@@ -8,7 +8,6 @@ rollout, then its resumption) itself, so the tests pass alone and in any order.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import typing as t
@@ -23,7 +22,7 @@ from lab.control import ControlClient
 from lab.fleet import FleetThread
 from lab.testing import start_test_fleet
 
-from .conftest import BIN, ROOT, TIME_SCALE, Ansible
+from .conftest import BIN, ROOT, TIME_SCALE, Ansible, report_env
 
 PLAYBOOK = ROOT / "playbooks" / "rollout.yml"
 # lab.fleet.assign_waves: 31 clients make a pilot of 2 and waves of 10, 10 and 9, so one failure in
@@ -117,16 +116,7 @@ def rollout(
     """playbooks/rollout.yml as an admin runs it, without a terminal (stdin is /dev/null, as in CI)."""
     reports = workdir / f"reports-{name}"
     extra_vars = {"rollout_package_src": str(packages / "machine-9.3.1"), **FAST_GATE, **(extra or {})}
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".tmp" / "collections"),
-        "ANSIBLE_CALLBACKS_ENABLED": "rollout.windows.rollout_progress",
-        "ROLLOUT_PROGRESS_REPORT_DIR": str(reports),
-        "ROLLOUT_PROGRESS_REPORT_NAME": "report",
-        "ANSIBLE_NOCOLOR": "1",
-        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-    }
+    env = report_env(workdir, reports)
     inventory = inventory or fleet.config.inventory
     assert inventory is not None
     command = [

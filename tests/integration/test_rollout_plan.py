@@ -4,7 +4,6 @@ with real ansible-playbook over real WinRM against lab hosts."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import textwrap
 import typing as t
@@ -20,7 +19,7 @@ from lab.control import ControlClient
 from lab.fleet import FleetThread
 from lab.testing import start_test_fleet
 
-from .conftest import BIN, ROOT, TIME_SCALE
+from .conftest import BIN, TIME_SCALE, report_env
 
 WAVES = ["pilot", "wave_1", "wave_2", "wave_3"]
 MAX_BATCH = 2
@@ -93,16 +92,7 @@ def rollout(
         encoding="utf-8",
     )
     reports = workdir / f"reports-{name}"
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-        "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".tmp" / "collections"),
-        "ANSIBLE_CALLBACKS_ENABLED": "rollout.windows.rollout_progress",
-        "ROLLOUT_PROGRESS_REPORT_DIR": str(reports),
-        "ROLLOUT_PROGRESS_REPORT_NAME": "report",
-        "ANSIBLE_NOCOLOR": "1",
-        "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-    }
+    env = report_env(workdir, reports)
     assert fleet.config.inventory is not None
     command = [str(BIN / "ansible-playbook"), "-i", str(fleet.config.inventory), str(play), *args]
     proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)

@@ -21,7 +21,6 @@ parallel syncs.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import typing as t
 from collections.abc import Iterator
@@ -37,7 +36,7 @@ from lab.control import ControlClient
 from lab.fleet import FleetThread
 from lab.testing import start_test_fleet
 
-from .conftest import BIN, ROOT, TIME_SCALE
+from .conftest import BIN, ROOT, TIME_SCALE, report_env
 
 PLAYBOOK = ROOT / "playbooks" / "rollout.yml"
 # lab.fleetconfig.assign_waves: 24 clients make a pilot of 1 and waves of 8, 8 and 7; sliced round robin in 3,
@@ -130,16 +129,7 @@ def run_slices(inventories: list[Path], packages: Path, workdir: Path, extra: di
     started = []
     for number, inventory in enumerate(inventories, start=1):
         reports = workdir / f"reports-{number}"
-        env = {
-            **os.environ,
-            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
-            "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".tmp" / "collections"),
-            "ANSIBLE_CALLBACKS_ENABLED": "rollout.windows.rollout_progress",
-            "ROLLOUT_PROGRESS_REPORT_DIR": str(reports),
-            "ROLLOUT_PROGRESS_REPORT_NAME": "report",
-            "ANSIBLE_NOCOLOR": "1",
-            "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
-        }
+        env = report_env(workdir, reports)
         extra_vars = {"rollout_package_src": str(packages / "machine-9.3.1"), **FAST_GATE, **extra}
         command = [str(BIN / "ansible-playbook"), "-i", str(inventory), str(PLAYBOOK), "-e", json.dumps(extra_vars)]
         out = (workdir / f"slice-{number}.out").open("w+", encoding="utf-8")
