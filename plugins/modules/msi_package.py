@@ -162,6 +162,10 @@ options:
   version:
     description:
       - ProductVersion the package installs (C(major.minor.build)); overrides what the package says.
+      - With O(src), O(product_code), O(version) and O(upgrade_code) all given (per machine, for example from the
+        P(rollout.windows.msi_facts#lookup) lookup), the task decides from them and reads the package only when it
+        delivers it; that read refuses a package whose facts differ from the given ones, before the host is touched.
+        A host that already has the version then costs the controller no read of the package.
     type: str
   properties:
     description:

@@ -56,6 +56,8 @@ class Package:
     properties: t.Mapping[str, str] | None = None
     # With url: what the host downloads, where the .msi is in its cache once there, and whether this run downloaded.
     download: _msi.PackageUrl | None = None
+    # With src and every fact given: the package found on the controller, read only when it is delivered.
+    unread: Path | None = None
     host_path: str | None = None
     downloaded: bool = False
 
@@ -89,6 +91,11 @@ def locate(host: WinHost, options: MsiOptions, find: t.Callable[[str], str], che
     ``find`` resolves ``src`` as Ansible finds a task's files. In check mode a url package is only
     looked for in the host's cache, since downloading it would change the host.
     """
+    if options.src and _facts_given(options):
+        # Deciding needs only the facts: a host that already has the version costs the controller no read.
+        return Package(
+            options.product_code, options.version, options.upgrade_code, None, unread=Path(find(options.src))
+        )
     package = _on_controller(options, find)
     if package.product_code is not None and package.version is not None and not needs_context(options, package):
         return package
@@ -120,18 +127,37 @@ def deliver(host: WinHost, options: MsiOptions, package: Package, *, notes: list
         if fetched.host_path is None:  # only a look in check mode finds nothing, and check mode never delivers
             raise ValueError(f"url: {package.download.url} is not on the host")
         return Delivered(fetched.host_path, None, fetched.downloaded)
+    if package.unread is not None:
+        package = _read_src(options, package.unread)
     if package.folder is None:
         return Delivered(str(options.path), None, False)
     return _fill_cache(host, options, package, notes=notes, upload=upload)
 
 
 # -- on the controller ------------------------------------------------------------------------------------
+def _facts_given(options: MsiOptions) -> bool:
+    """product_code, version and upgrade_code (the family finds the version a major upgrade replaces), per machine."""
+    return bool(options.product_code and options.version and options.upgrade_code) and not options.per_user
+
+
 def _on_controller(options: MsiOptions, find: t.Callable[[str], str]) -> Package:
     if not options.src:
         download = _msi.package_url(options.url, options.checksum or "") if options.url else None
         return Package(options.product_code, options.version, options.upgrade_code, None, download=download)
-    folder, msi_path = _msi_in(Path(find(options.src)))
+    return _read_src(options, Path(find(options.src)))
+
+
+def _read_src(options: MsiOptions, source: Path) -> Package:
+    folder, msi_path = msi_in(source)
     info = _msi.read_msi(msi_path)
+    if _facts_given(options):
+        # What was decided from the given facts must be what is installed.
+        read = {"product_code": info.product_code, "version": info.product_version, "upgrade_code": info.upgrade_code}
+        for option, found in read.items():
+            given = str(getattr(options, option))
+            same = _msi.version_key(given) == _msi.version_key(found) if option == "version" else given.upper() == found
+            if not same:
+                raise ValueError(f"{option}: {given} was given, but {msi_path.name} has {found or 'none'}")
     files = _msi.scan_package_folder(folder, msi_path.name)
     missing = _msi.missing_payload(info.payload, [f.relpath for f in files])
     if missing:
@@ -147,7 +173,7 @@ def _on_controller(options: MsiOptions, find: t.Callable[[str], str]) -> Package
     )
 
 
-def _msi_in(source: Path) -> tuple[Path, Path]:
+def msi_in(source: Path) -> tuple[Path, Path]:
     """(package folder, .msi) of ``src``: an .msi file, or a folder that holds exactly one."""
     if source.is_file():
         if source.suffix.lower() != ".msi":

@@ -7,8 +7,9 @@ import typing as t
 from pathlib import Path
 
 import yaml
+from jinja2 import Environment, nodes
 
-from ansible_collections.rollout.windows.plugins.action import office_processes
+from ansible_collections.rollout.windows.plugins.action import msi_package, office_processes
 from ansible_collections.rollout.windows.plugins.plugin_utils import _office_gate
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -56,11 +57,36 @@ def test_no_other_role_or_play_redeclares_a_gate_variable() -> None:
         "rolespec_validate": False,
     }
     (install,) = [task for task in tasks if "rollout.windows.msi_package" in task]
-    passed = install["vars"]["__msi_install_gate"]
+    assert install["args"] == "{{ __msi_install_args }}"
+    gate = install_arguments()["office_gate"]
+    assert isinstance(gate, nodes.CondExpr)  # omitted when msi_install_office_gate is false
+    passed = {str(pair.key.value): pair.value for pair in gate.expr1.items}
     assert set(passed) == set(_office_gate.WAIT_SPEC)
     for option, value in passed.items():
-        assert f"office_gate_{option}" in value, option
-    assert "__msi_install_gate" in install["rollout.windows.msi_package"]["office_gate"]
+        assert f"office_gate_{option}" in names(value), option
+
+
+def install_arguments() -> dict[str, nodes.Node]:
+    """msi_install's arguments to msi_package: the keys of the one dict expression in its vars/main.yml."""
+    expression = load(ROLES / "msi_install" / "vars" / "main.yml")["__msi_install_args"]
+    (output,) = Environment().parse(expression).body
+    (built,) = output.nodes
+    assert isinstance(built, nodes.Dict)
+    return {str(pair.key.value): pair.value for pair in built.items}
+
+
+def names(node: nodes.Node) -> set[str]:
+    """The variables an expression reads."""
+    found = [node, *node.find_all(nodes.Name)] if not isinstance(node, nodes.Name) else [node]
+    return {n.name for n in found if isinstance(n, nodes.Name)}
+
+
+def test_msi_install_passes_every_variable_to_a_msi_package_option() -> None:
+    arguments = install_arguments()
+    assert set(arguments) <= set(msi_package.ARGUMENT_SPEC)
+    used = {name for value in arguments.values() for name in names(value)}
+    defaults = load(ROLES / "msi_install" / "defaults" / "main.yml")
+    assert set(defaults) <= used
 
 
 def test_nothing_sets_the_removed_msi_install_office_gate_options() -> None:
