@@ -56,6 +56,7 @@ def run_playbook(
     timeout: float,
     log: Path,
     extra_args: t.Sequence[str] = (),
+    phases: Path | None = None,
 ) -> PlaybookRun:
     """One ansible-playbook run; only this process's children are reaped meanwhile, so the rusage delta is its own."""
     counts_file = log.with_suffix(".counts.json")
@@ -74,6 +75,10 @@ def run_playbook(
         "ROLLOUT_WINDOWS_PRIMITIVE_RECORD_DIR": str(inventory.parent / "primitive-records"),
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
     }
+    if phases is not None:
+        # Where each worker's CPU goes (bench/callback_plugins/worker_phases.py): a few percent more CPU.
+        phases.mkdir(parents=True, exist_ok=True)
+        env |= {"ANSIBLE_CALLBACKS_ENABLED": "task_counts,worker_phases", "WORKER_PHASES_DIR": str(phases)}
     command = [str(BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), *extra_args]
     if extra:
         command += ["-e", json.dumps(extra)]

@@ -33,9 +33,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/, for the shared helper
 
-from _ansible_lab import BIN, REPO, Lab, run_playbook, write_floor_playbooks
+from _ansible_lab import BIN, CALLBACKS, REPO, Lab, run_playbook, write_floor_playbooks
 
 from lab.msi import build_packages
+
+sys.path.insert(0, str(CALLBACKS))
+import worker_phases  # bench/callback_plugins: the summary of what --phases recorded
+
+# --phases: record where each worker's CPU goes (bench/callback_plugins/worker_phases.py); set by main().
+RECORD = {"phases": False}
 
 MAX_CLIENTS = 1000
 PHASES = (("install", "9.3.0"), ("rerun", "9.3.0"))
@@ -66,7 +72,8 @@ def _measure(
         raise TimeoutError(f"time budget spent before {case}")
     lab.control.reset_counters()
     lab_cpu = lab.cpu()
-    run = run_playbook(lab.inventory, playbook, extra, forks=forks, timeout=left, log=log)
+    phases = log.with_suffix(".phases") if RECORD["phases"] else None
+    run = run_playbook(lab.inventory, playbook, extra, forks=forks, timeout=left, log=log, phases=phases)
     if run.rc != 0:
         # The first failures say why; the recap at the end only says how many.
         fatal = [line for line in run.output.splitlines() if line.startswith(("fatal:", "failed:", "ERROR"))][:3]
@@ -85,6 +92,8 @@ def _measure(
         "tasks": run.counts.get("tasks", {}),
         **lab.wire(),
     }
+    if phases is not None:
+        row["phases"] = worker_phases.summarize(phases, hosts)
     return row
 
 
@@ -260,7 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-scale", type=float, default=120.0)
     parser.add_argument("--max-seconds", type=float, default=3600.0, help="time budget for the whole benchmark")
     parser.add_argument("--json", type=Path, help="also write the rows here")
+    parser.add_argument(
+        "--phases", action="store_true", help="also where each worker's CPU goes, in ms per host (a few %% more CPU)"
+    )
     args = parser.parse_args(argv)
+    RECORD["phases"] = args.phases
     if any(not 1 <= n <= MAX_CLIENTS for n in args.clients):
         parser.error(f"--clients must be from 1 to {MAX_CLIENTS}")
     try:
@@ -280,6 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     for row in rows:
         if "batches" in row:
             print(_detail(row))
+    for row in rows:
+        if "phases" in row:
+            print(f"  {row['clients']} {row['case']} CPU in ms per host: {json.dumps(row['phases'])}")
     print("Goals (not asserted): install ≤ 2.0x and rerun ≤ 1.2x the one-WinRM-task floor's CPU per host.")
     if len(forks_list) > 1:
         print("\n" + _sweep_table(rows))
