@@ -4,13 +4,8 @@
 
 from __future__ import annotations
 
-import typing as t
-from pathlib import Path
-
-from ansible.errors import AnsibleLookupError
-from ansible.plugins.lookup import LookupBase
-
-from ansible_collections.rollout.windows.plugins.plugin_utils import _msi, _package_source
+# ansible-test (validate-modules) wants the documentation above every import.
+# ruff: noqa: E402
 
 DOCUMENTATION = r"""
 name: msi_facts
@@ -65,6 +60,15 @@ _raw:
       description: ProductName.
       type: str
 """
+
+
+import typing as t
+from pathlib import Path
+
+from ansible.errors import AnsibleLookupError
+from ansible.plugins.lookup import LookupBase
+
+from ansible_collections.rollout.windows.plugins.plugin_utils import _msi, _package_source
 
 
 class LookupModule(LookupBase):
