@@ -40,9 +40,6 @@ from lab.msi import build_packages
 sys.path.insert(0, str(CALLBACKS))
 import worker_phases  # bench/callback_plugins: the summary of what --phases recorded
 
-# --phases: record where each worker's CPU goes (bench/callback_plugins/worker_phases.py); set by main().
-RECORD = {"phases": False}
-
 MAX_CLIENTS = 1000
 PHASES = (("install", "9.3.0"), ("rerun", "9.3.0"))
 # Not asserted: what the rollout should cost the controller, in one-WinRM-task floors (CPU per host).
@@ -64,16 +61,24 @@ def _rollout_extra(src: Path) -> dict[str, t.Any]:
 
 
 def _measure(
-    lab: Lab, case: str, playbook: Path, extra: dict[str, t.Any], *, forks: int, log: Path, until: float
+    lab: Lab,
+    case: str,
+    playbook: Path,
+    extra: dict[str, t.Any],
+    *,
+    forks: int,
+    log: Path,
+    until: float,
+    phases: bool,
 ) -> dict[str, t.Any]:
-    """One playbook run against the whole fleet, with the lab's counters reset before it."""
+    """One playbook run against the whole fleet, with the lab's counters reset before it (``phases``: --phases)."""
     left = until - time.monotonic()
     if left <= 0:
         raise TimeoutError(f"time budget spent before {case}")
     lab.control.reset_counters()
     lab_cpu = lab.cpu()
-    phases = log.with_suffix(".phases") if RECORD["phases"] else None
-    run = run_playbook(lab.inventory, playbook, extra, forks=forks, timeout=left, log=log, phases=phases)
+    phases_dir = log.with_suffix(".phases") if phases else None
+    run = run_playbook(lab.inventory, playbook, extra, forks=forks, timeout=left, log=log, phases=phases_dir)
     if run.rc != 0:
         # The first failures say why; the recap at the end only says how many.
         fatal = [line for line in run.output.splitlines() if line.startswith(("fatal:", "failed:", "ERROR"))][:3]
@@ -92,8 +97,8 @@ def _measure(
         "tasks": run.counts.get("tasks", {}),
         **lab.wire(),
     }
-    if phases is not None:
-        row["phases"] = worker_phases.summarize(phases, hosts)
+    if phases_dir is not None:
+        row["phases"] = worker_phases.summarize(phases_dir, hosts)
     return row
 
 
@@ -135,9 +140,20 @@ def _lower_bound_seconds(lab: Lab, log: Path, scale: float) -> tuple[int, float]
     return len(plan), total / scale
 
 
-def _floors(lab: Lab, floors: dict[str, Path], forks: int, workdir: Path, until: float) -> list[dict[str, t.Any]]:
+def _floors(
+    lab: Lab, floors: dict[str, Path], forks: int, workdir: Path, until: float, *, phases: bool
+) -> list[dict[str, t.Any]]:
     return [
-        _measure(lab, f"floor: {name}", path, {}, forks=forks, log=workdir / f"floor-{name}-{forks}.log", until=until)
+        _measure(
+            lab,
+            f"floor: {name}",
+            path,
+            {},
+            forks=forks,
+            log=workdir / f"floor-{name}-{forks}.log",
+            until=until,
+            phases=phases,
+        )
         for name, path in floors.items()
     ]
 
@@ -148,7 +164,14 @@ def _rollout(
     log = workdir / f"{phase}-{forks}.log"
     src = args.packages / f"machine-{version}"
     row = _measure(
-        lab, phase, REPO / "playbooks" / "rollout.yml", _rollout_extra(src), forks=forks, log=log, until=until
+        lab,
+        phase,
+        REPO / "playbooks" / "rollout.yml",
+        _rollout_extra(src),
+        forks=forks,
+        log=log,
+        until=until,
+        phases=args.phases,
     )
     installing = phase.startswith("install")
     row["commands_min"] = INSTALL_COMMANDS_MIN if installing else 1
@@ -206,11 +229,11 @@ def bench(clients: int, forks_list: list[int], args: argparse.Namespace, until: 
                         if phase == "rerun":
                             # The floors after the install, before the rerun: a host in the rerun's state (the
                             # product there, the primitive the floor runs already on the host).
-                            new += _floors(lab, floors, forks, workdir, until)
+                            new += _floors(lab, floors, forks, workdir, until, phases=args.phases)
                         new.append(_rollout(lab, phase, version, forks=forks, args=args, workdir=workdir, until=until))
                         print(f"  {phase}: {new[-1]['kinds']}", flush=True)
                     if args.floor_only:
-                        new += _floors(lab, floors, forks, workdir, until)
+                        new += _floors(lab, floors, forks, workdir, until, phases=args.phases)
                     rows += new
                     _with_ratios(rows)
                     for row in new:
@@ -273,7 +296,6 @@ def main(argv: list[str] | None = None) -> int:
         "--phases", action="store_true", help="also where each worker's CPU goes, in ms per host (a few %% more CPU)"
     )
     args = parser.parse_args(argv)
-    RECORD["phases"] = args.phases
     if any(not 1 <= n <= MAX_CLIENTS for n in args.clients):
         parser.error(f"--clients must be from 1 to {MAX_CLIENTS}")
     try:

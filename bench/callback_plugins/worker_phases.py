@@ -2,7 +2,7 @@
 
 Wraps, in the main process before the first fork, the ansible-core and collection functions a worker spends its
 time in (the task's argument templating, the WinRM connection and command, argument validation, the package read
-on the controller) and records each worker's process CPU in them, plus the main process's own CPU for the run.
+to decide) and records each worker's process CPU in them, plus the main process's own CPU for the run.
 One JSON file per worker goes to ``WORKER_PHASES_DIR``; :func:`summarize` gives milliseconds per host task. It
 patches ansible-core internals, so it is bench equipment only, enabled with ``ANSIBLE_CALLBACKS_ENABLED``.
 """
@@ -53,7 +53,7 @@ def _install(out: Path) -> None:
     _timed(Task, "post_validate", "arguments templated")
     _timed(winrm.Connection, "exec_command", "WinRM command (connection included)")
     _timed(ActionBase, "validate_argument_spec", "argument validation")
-    _timed(_package_source, "locate", "package read on the controller")
+    _timed(_package_source, "locate", "package read to decide (locate)")
     run = worker.WorkerProcess._run
 
     def recorded(self: t.Any) -> None:

@@ -16,8 +16,9 @@ description:
     O(rollout.windows.msi_package#module:src), and returns its ProductCode, ProductVersion, UpgradeCode and ProductName.
   - Given to M(rollout.windows.msi_package) as O(rollout.windows.msi_package#module:product_code),
     O(rollout.windows.msi_package#module:version) and O(rollout.windows.msi_package#module:upgrade_code) beside
-    O(rollout.windows.msi_package#module:src), the package is read once instead of once per host, and only when
-    a host is to get it. That read refuses a package whose facts are not the given ones.
+    O(rollout.windows.msi_package#module:src), a host that already has the version costs no read of the package;
+    for a host that is to get it, the package is read when it is delivered, and that read refuses a package
+    whose facts are not the given ones.
 options:
   _terms:
     description:
@@ -86,12 +87,5 @@ class LookupModule(LookupBase):
                 info = _msi.read_msi(msi_path)
             except ValueError as exc:
                 raise AnsibleLookupError(f"msi_facts: {exc}") from None
-            facts.append(
-                {
-                    "product_code": info.product_code,
-                    "version": info.product_version,
-                    "upgrade_code": info.upgrade_code,
-                    "product_name": info.product_name,
-                }
-            )
+            facts.append(info.facts())
         return facts

@@ -267,6 +267,15 @@ class MsiInfo:
     # or external cabinets): the payload folder that must be complete.
     payload: list[str] = field(default_factory=list)
 
+    def facts(self) -> dict[str, str]:
+        """The product facts under msi_package's option names, and ProductName: what the msi_facts lookup returns."""
+        return {
+            "product_code": self.product_code,
+            "version": self.product_version,
+            "upgrade_code": self.upgrade_code,
+            "product_name": self.product_name,
+        }
+
 
 # A package is untrusted input and pymsi is a pre-release parser: these bounds make a hostile
 # file fail with a clear message before the parser allocates for it. Windows Installer itself

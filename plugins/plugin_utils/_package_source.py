@@ -152,9 +152,9 @@ def _read_src(options: MsiOptions, source: Path) -> Package:
     info = _msi.read_msi(msi_path)
     if _facts_given(options):
         # What was decided from the given facts must be what is installed.
-        read = {"product_code": info.product_code, "version": info.product_version, "upgrade_code": info.upgrade_code}
-        for option, found in read.items():
-            given = str(getattr(options, option))
+        read = info.facts()
+        for option in ("product_code", "version", "upgrade_code"):
+            given, found = str(getattr(options, option)), read[option]
             same = _msi.version_key(given) == _msi.version_key(found) if option == "version" else given.upper() == found
             if not same:
                 raise ValueError(f"{option}: {given} was given, but {msi_path.name} has {found or 'none'}")
