@@ -63,7 +63,10 @@ def _install(out: Path) -> None:
         finally:
             _spent["worker total"] = time.process_time() - start
             name = out / f"worker-{os.getpid()}.json"
-            name.write_text(json.dumps({"task": self._task.get_name(), "spent": _spent}), encoding="utf-8")
+            # Written whole or not at all, so that summarize never reads half a record.
+            partial = name.with_suffix(".partial")
+            partial.write_text(json.dumps({"task": self._task.get_name(), "spent": _spent}), encoding="utf-8")
+            partial.rename(name)
 
     worker.WorkerProcess._run = recorded
 
@@ -86,15 +89,18 @@ class CallbackModule(CallbackBase):
 
 
 def summarize(folder: Path, hosts: int) -> dict[str, t.Any]:
-    """Milliseconds per host: each task run on every host by phase, the run_once tasks and the main process."""
+    """Milliseconds per host: each task run on every host by phase, the run_once tasks (together and each, over all
+    its runs) and the main process."""
     by_task: dict[str, list[dict[str, float]]] = collections.defaultdict(list)
     for path in folder.glob("worker-*.json"):
         record = json.loads(path.read_text(encoding="utf-8"))
         by_task[record["task"]].append(record["spent"])
-    out: dict[str, t.Any] = {"per host task": {}, "run_once (all, per host)": 0.0}
+    out: dict[str, t.Any] = {"per host task": {}, "run_once (all, per host)": 0.0, "run_once by task": {}}
     for task, spent in by_task.items():
         if len(spent) < hosts:
-            out["run_once (all, per host)"] += 1000 * sum(s["worker total"] for s in spent) / hosts
+            share = 1000 * sum(s["worker total"] for s in spent) / hosts
+            out["run_once (all, per host)"] += share
+            out["run_once by task"][f"{task} (x{len(spent)})"] = round(share, 2)
             continue
         phases = sorted({p for s in spent for p in s})
         mean = {p: 1000 * sum(s.get(p, 0.0) for s in spent) / len(spent) for p in phases}

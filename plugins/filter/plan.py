@@ -1,6 +1,7 @@
 # Copyright (c) rollout.windows contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Rollout planning filters: wave groups, the play's host pattern, its batches, ``serial`` list and batch cap.
+"""Rollout planning filters: wave groups, the play's host pattern, its batches, ``serial`` list and batch cap, and
+the settings that are not the same for every client.
 
 Thin wrappers: the planning itself is ``plugin_utils/_plan.py``; here a ``PlanError``
 becomes an ``AnsibleFilterError`` so the play stops with the plan's message. The
@@ -9,10 +10,11 @@ documentation of each filter is the sidecar ``<filter>.yml`` beside this file.
 
 from __future__ import annotations
 
+import json
 import typing as t
 from collections.abc import Mapping, Sequence
 
-from ansible.errors import AnsibleFilterError
+from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 
 from ansible_collections.rollout.windows.plugins.plugin_utils import _plan
 
@@ -86,6 +88,46 @@ def wave_batch(batches: Sequence[Mapping[str, t.Any]], play_batch: Sequence[str]
     return batch
 
 
+def _comparable(value: t.Any) -> str:
+    """One text per value, equal exactly when the values are: mappings by key, whatever their insertion order."""
+
+    def plain(item: t.Any) -> t.Any:
+        if isinstance(item, Mapping):
+            return {str(key): plain(inner) for key, inner in item.items()}
+        if isinstance(item, (list, tuple)):
+            return [plain(inner) for inner in item]
+        return item
+
+    return json.dumps(plain(value), sort_keys=True, default=str)
+
+
+def differing_settings(hosts: Sequence[str], hostvars: Mapping[str, t.Any], names: Sequence[str]) -> list[str]:
+    """Each of ``names`` whose value is not the same for every one of ``hosts``, with one host per value.
+
+    The rollout decides once with one client's values what a per-host value would change for some clients
+    only (the plan, the gates, the install's arguments). Here, and not in a Jinja loop, because a value read
+    through ``hostvars`` costs a quarter of a millisecond per host and name in Jinja: the same check of 52
+    names over 1,000 clients would cost 13 CPU-seconds there.
+    """
+    values: dict[str, dict[str, str]] = {name: {} for name in names}
+    for host in hosts:
+        found = hostvars[host]
+        for name in names:
+            if name not in found:
+                value = "(role default)"
+            else:
+                try:
+                    value = _comparable(found[name])
+                except AnsibleUndefinedVariable:
+                    value = "(undefined)"
+            values[name].setdefault(value, host)
+    return [
+        f"{name} differs between clients ({', '.join(by_value.values())} have different values)"
+        for name, by_value in values.items()
+        if len(by_value) > 1
+    ]
+
+
 class FilterModule:
     def filters(self) -> dict[str, t.Callable[..., t.Any]]:
         return {
@@ -95,4 +137,5 @@ class FilterModule:
             "wave_pattern": wave_pattern,
             "batch_cap": batch_cap,
             "wave_batch": wave_batch,
+            "differing_settings": differing_settings,
         }

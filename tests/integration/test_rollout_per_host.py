@@ -64,6 +64,9 @@ DECISIONS = [
     pytest.param(("group_vars", "rollout_max_fail_percentage", 50), id="max-fail-percentage"),
     pytest.param(("host_vars", "rollout_strategy", "big_bang"), id="strategy"),
     pytest.param(("host_vars", "rollout_backend_settings", {"max_parallel_syncs": 1}), id="backend-settings"),
+    # The install's arguments are built once, with the first client's values, for every client.
+    pytest.param(("host_vars", "office_gate_message", "Bitte Office schliessen"), id="office-gate-message"),
+    pytest.param(("group_vars", "msi_install_reboot", True), id="install-reboot"),
 ]
 
 
@@ -82,5 +85,24 @@ def test_a_setting_for_some_clients_only_is_refused_before_any_client_is_contact
     assert run.rc != 0, run.output
     assert f"{variable} differs between clients" in run.output, run.output
     assert "set these for all of rollout_clients" in run.output
+    assert base.commands(control, clients) == dict.fromkeys(clients, 0)
+    assert base.machine_versions(control, clients) == {h: [] for h in clients}
+
+
+def test_restart_manager_enable_without_force_is_refused_before_any_client_is_contacted(
+    fleet: FleetThread, control: ControlClient, packages: Path, tmp_path: Path
+) -> None:
+    clients = sorted(h for hosts in clients_by_wave(fleet).values() for h in hosts)
+    control.reset_counters(clients)
+    run = base.rollout(
+        fleet,
+        tmp_path,
+        packages,
+        "restart-manager",
+        {"msi_install_restart_manager": "enable", "office_gate_force": False},
+    )
+    assert run.rc != 0, run.output
+    assert "msi_install_restart_manager=enable lets msiexec shut down" in run.output, run.output
+    assert "set office_gate_force to true to confirm" in run.output
     assert base.commands(control, clients) == dict.fromkeys(clients, 0)
     assert base.machine_versions(control, clients) == {h: [] for h in clients}

@@ -7,9 +7,14 @@ import typing as t
 from pathlib import Path
 
 import yaml
-from jinja2 import Environment, nodes
 
 from ansible_collections.rollout.windows.plugins.action import msi_package, office_processes
+from ansible_collections.rollout.windows.plugins.filter.msi_install import (
+    GIVEN_WHEN_SET,
+    PASSED,
+    SETTINGS,
+    msi_install_args,
+)
 from ansible_collections.rollout.windows.plugins.plugin_utils import _office_gate
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -58,35 +63,35 @@ def test_no_other_role_or_play_redeclares_a_gate_variable() -> None:
     }
     (install,) = [task for task in tasks if "rollout.windows.msi_package" in task]
     assert install["args"] == "{{ __msi_install_args }}"
-    gate = install_arguments()["office_gate"]
-    assert isinstance(gate, nodes.CondExpr)  # omitted when msi_install_office_gate is false
-    passed = {str(pair.key.value): pair.value for pair in gate.expr1.items}
-    assert set(passed) == set(_office_gate.WAIT_SPEC)
-    for option, value in passed.items():
-        assert f"office_gate_{option}" in names(value), option
+    # Each gate option comes from its own office_gate_* variable, whatever value the user gave it.
+    given = {f"office_gate_{option}": f"given {option}" for option in _office_gate.WAIT_SPEC}
+    given |= {"office_gate_notify": True, "office_gate_force": True}
+    gate = msi_install_args(role_defaults() | given)["office_gate"]
+    assert set(gate) == set(_office_gate.WAIT_SPEC)
+    for option, value in gate.items():
+        assert value == given[f"office_gate_{option}"], option
 
 
-def install_arguments() -> dict[str, nodes.Node]:
-    """msi_install's arguments to msi_package: the keys of the one dict expression in its vars/main.yml."""
-    expression = load(ROLES / "msi_install" / "vars" / "main.yml")["__msi_install_args"]
-    (output,) = Environment().parse(expression).body
-    (built,) = output.nodes
-    assert isinstance(built, nodes.Dict)
-    return {str(pair.key.value): pair.value for pair in built.items}
-
-
-def names(node: nodes.Node) -> set[str]:
-    """The variables an expression reads."""
-    found = [node, *node.find_all(nodes.Name)] if not isinstance(node, nodes.Name) else [node]
-    return {n.name for n in found if isinstance(n, nodes.Name)}
+def role_defaults() -> dict[str, t.Any]:
+    """What the msi_install role's install task reads: its defaults and the office_gate role's."""
+    return load(ROLES / "office_gate" / "defaults" / "main.yml") | load(ROLES / "msi_install" / "defaults" / "main.yml")
 
 
 def test_msi_install_passes_every_variable_to_a_msi_package_option() -> None:
-    arguments = install_arguments()
+    defaults = role_defaults()
+    # The filter reads exactly the two roles' variables, by name (the role's vars/main.yml queries them all).
+    assert set(SETTINGS) == set(defaults)
+    variables = load(ROLES / "msi_install" / "vars" / "main.yml")
+    assert "'^msi_install_', '^office_gate_'" in variables["__msi_install_names"]
+    assert "rollout.windows.msi_install_args(inventory_hostname)" in variables["__msi_install_args"]
+    arguments = msi_install_args(defaults | {"msi_install_src": "/srv/pkg", "msi_install_version": "9.3.1"})
     assert set(arguments) <= set(msi_package.ARGUMENT_SPEC)
-    used = {name for value in arguments.values() for name in names(value)}
-    defaults = load(ROLES / "msi_install" / "defaults" / "main.yml")
-    assert set(defaults) <= used
+    assert arguments["src"] == "/srv/pkg"
+    assert arguments["version"] == "9.3.1"
+    # Every other default reaches its option; empty locations and codes are left out for msi_package's own.
+    for option in PASSED:
+        assert arguments[option] == defaults[f"msi_install_{option}"], option
+    assert not (set(GIVEN_WHEN_SET) - {"src", "version"}) & set(arguments)
 
 
 def test_nothing_sets_the_removed_msi_install_office_gate_options() -> None:

@@ -74,27 +74,32 @@ def per_host_tasks(path: Path) -> list[str]:
 def test_a_push_batch_costs_one_task_per_host() -> None:
     # Every other step (plan, checks, gate, soak, approval) runs once per batch on the controller; the install
     # task itself reads the host first, so a host that has the release costs this one task and one command.
-    assert per_host_tasks(ROLE / "tasks" / "push.yml") == ["Install, upgrade or remove the package"]
+    assert per_host_tasks(ROLE / "tasks" / "push.yml") == ["Close Office, install or upgrade, verify"]
 
 
-def test_the_install_decides_from_the_package_facts_the_plan_read_once() -> None:
+def test_the_install_arguments_are_built_once_from_the_package_facts_the_plan_read() -> None:
     plan = load(ROLE / "tasks" / "plan.yml")
-    (keep,) = [entry for entry in plan if entry["name"] == "Keep the plan for the rollout play"]
-    assert (
-        "lookup('rollout.windows.msi_facts', rollout_package_src)"
-        in keep["ansible.builtin.set_fact"]["__rollout_plan"]["package"]
-    )
-    # One package for all clients: a host with its own rollout_package_src would be judged by another's facts.
-    (same,) = [
-        entry for entry in plan if entry["name"] == "Check that the rollout's settings are the same for every client"
-    ]
-    assert "'rollout_package_src'" in same["vars"]["__rollout_differing"]
-    push = load(ROLE / "tasks" / "push.yml")
-    (give,) = [entry for entry in push if entry["name"] == "Give the batch the package's facts"]
-    assert give["run_once"] is True
-    (install,) = [entry for entry in push if "ansible.builtin.import_role" in entry]
-    assert {k: v for k, v in install["vars"].items() if k not in ("msi_install_src", "msi_install_properties")} == {
+    (build,) = [entry for entry in plan if entry["name"] == "Build the install's arguments"]
+    assert build["ansible.builtin.import_role"] == {"name": "rollout.windows.msi_install", "tasks_from": "arguments"}
+    assert build["vars"]["__rollout_package"] == "{{ lookup('rollout.windows.msi_facts', rollout_package_src) }}"
+    assert {k: v for k, v in build["vars"].items() if k.startswith("msi_install_")} == {
+        "msi_install_src": "{{ rollout_package_src }}",
         "msi_install_product_code": "{{ __rollout_package.product_code }}",
         "msi_install_version": "{{ __rollout_package.version }}",
         "msi_install_upgrade_code": "{{ __rollout_package.upgrade_code }}",
+        "msi_install_properties": "{{ rollout_package_properties }}",
     }
+    (keep,) = [entry for entry in plan if entry["name"] == "Keep the plan for the rollout play"]
+    assert "msi_install_arguments" in keep["ansible.builtin.set_fact"]["__rollout_plan"]["install"]
+    # Built with one client's values for all: every value behind them must be the same for every client.
+    (same,) = [
+        entry for entry in plan if entry["name"] == "Check that the rollout's settings are the same for every client"
+    ]
+    for name in ("'rollout_package_src'", "'rollout_package_properties'", "'^msi_install_', '^office_gate_'"):
+        assert name in same["vars"]["__rollout_differing"], name
+    assert plan.index(same) < plan.index(build) < plan.index(keep)
+    push = load(ROLE / "tasks" / "push.yml")
+    (give,) = [entry for entry in push if entry["name"] == "Give the batch the install's arguments"]
+    assert give["run_once"] is True
+    (install,) = [entry for entry in push if "rollout.windows.msi_package" in entry]
+    assert install["args"] == "{{ __rollout_install }}"

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import pytest
-from ansible.errors import AnsibleFilterError
+from ansible.errors import AnsibleFilterError, AnsibleUndefinedVariable
 
 from ansible_collections.rollout.windows.plugins.filter import plan as filters
 
@@ -14,6 +14,7 @@ def test_filters_are_registered() -> None:
         "wave_pattern",
         "batch_cap",
         "wave_batch",
+        "differing_settings",
     }
 
 
@@ -65,3 +66,37 @@ def test_wave_batch_finds_the_batch_ansible_runs_and_refuses_another_cut() -> No
         filters.wave_batch(batches, ["b", "c", "a"])
     with pytest.raises(AnsibleFilterError, match="x is in no planned batch"):
         filters.wave_batch(batches, ["x"])
+
+
+class _HostVars(dict):  # type: ignore[type-arg]
+    """hostvars as a filter sees it: each host's variables, templated on access (here: raising when undefined)."""
+
+
+class _Vars(dict):  # type: ignore[type-arg]
+    def __getitem__(self, name: str) -> object:
+        value = super().__getitem__(name)
+        if value == "{{ undefined }}":
+            raise AnsibleUndefinedVariable("'undefined' is undefined")
+        return value
+
+
+def test_differing_settings_names_each_setting_with_one_host_per_value() -> None:
+    hostvars = _HostVars(
+        a=_Vars(rollout_soak_seconds=0, office_gate_force=False, rollout_backend_settings={"x": 1, "y": 2}),
+        b=_Vars(rollout_soak_seconds=0, office_gate_force=True, rollout_backend_settings={"y": 2, "x": 1}),
+        c=_Vars(rollout_soak_seconds=0, office_gate_force=True, rollout_backend_settings={"x": 1, "y": 2}),
+    )
+    names = ["rollout_soak_seconds", "office_gate_force", "rollout_backend_settings"]
+    # Mappings compare by content, not by the order their keys were written in.
+    assert filters.differing_settings(["a", "b", "c"], hostvars, names) == [
+        "office_gate_force differs between clients (a, b have different values)"
+    ]
+    assert filters.differing_settings(["b", "c"], hostvars, names) == []
+
+
+def test_differing_settings_tells_an_unset_or_undefined_value_from_a_set_one() -> None:
+    hostvars = _HostVars(a=_Vars(), b=_Vars(msi_install_reboot=True), c=_Vars(msi_install_reboot="{{ undefined }}"))
+    assert filters.differing_settings(["a", "b", "c"], hostvars, ["msi_install_reboot"]) == [
+        "msi_install_reboot differs between clients (a, b, c have different values)"
+    ]
+    assert filters.differing_settings(["a"], hostvars, ["msi_install_reboot"]) == []
