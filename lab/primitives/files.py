@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from lab.host import filesystem as fs
 from lab.primitives.core import PrimitiveContext, PrimitiveFailure, arg_str, arg_str_list, primitive
+from lab.primitives.sessions import session_processes
 
 if TYPE_CHECKING:
     from lab.host.host import Host
@@ -155,7 +156,7 @@ async def initialize_package_cache(host: Host, args: dict[str, Any], ctx: Primit
             continue
         written.append(_write_inline(host, path, str(content), str(entry.get("sha256") or ""), rel))
     cache_dir = host.files.canonical(cache).rstrip("\\")
-    return {
+    result: dict[str, Any] = {
         "directory": directory,
         "stale": stale,
         "written": written,
@@ -163,6 +164,10 @@ async def initialize_package_cache(host: Host, args: dict[str, Any], ctx: Primit
         "acl": acl,
         "removed": removed,
     }
+    if "processes" in args:
+        # After the files are written, as the PowerShell side lists them: the Office gate's first poll.
+        result["office"] = session_processes(host, ctx, arg_str_list(args, "processes", required=False))
+    return result
 
 
 def _write_inline(host: Host, path: str, content: str, sha256: str, rel: str) -> str:

@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 
 @primitive("Get-SessionProcess")
 async def get_session_process(host: Host, args: dict[str, Any], ctx: PrimitiveContext) -> dict[str, Any]:
-    names = arg_str_list(args, "names", required=False)
+    return session_processes(host, ctx, arg_str_list(args, "names", required=False))
+
+
+def session_processes(host: Host, ctx: PrimitiveContext, names: list[str] | None) -> dict[str, Any]:
+    """The interactive sessions and the processes named ``names`` now (Get-RwSessionProcess in _Session.ps1)."""
     domain = host.env(ctx.user)["COMPUTERNAME"]
     # A session is found through the user account owning processes in it, as the PowerShell side does,
     # so a RemoteApp session without explorer.exe is listed; the first owner by PID names it.

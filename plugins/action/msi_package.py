@@ -172,11 +172,14 @@ class ActionModule(WinHostAction):
         delivered = None
         if action != "remove":
             # Delivered first: a download or copy that fails must not leave the host without the newer version.
-            delivered = _package_source.deliver(host, options, package, notes=notes, upload=self._upload)
+            # An inline package's command also takes the Office gate's first poll, right after writing it.
+            poll = list(steps.processes) if steps.gate is not None else None
+            delivered = _package_source.deliver(host, options, package, notes=notes, upload=self._upload, poll=poll)
             if delivered.transferred is not None:
                 result["transferred"] = delivered.transferred
         # Right before msiexec, after the copy: users are not kept out of Office while files travel.
-        gate = _machine_install.gate(host, steps, self._waits, check_mode=False)
+        polled = delivered.polled if delivered is not None else None
+        gate = _machine_install.gate(host, steps, self._waits, check_mode=False, polled=polled)
         if gate is not None:
             result["office_gate"] = gate
             if gate.get("warnings"):

@@ -91,15 +91,28 @@ class Steps:
         )
 
 
-def gate(host: WinHost, steps: Steps, waits: Waits, *, check_mode: bool) -> dict[str, t.Any] | None:
-    """The Office gate's result (None without one); in check mode one query and what the wait would do."""
+def gate(
+    host: WinHost, steps: Steps, waits: Waits, *, check_mode: bool, polled: t.Any = None
+) -> dict[str, t.Any] | None:
+    """The Office gate's result (None without one); in check mode one query and what the wait would do.
+
+    ``polled`` is the host's listing of sessions and processes from the command that brought the package
+    (:attr:`Delivered.polled`): the gate's first poll, one command fewer."""
     if steps.gate is None:
         return None
     names = list(steps.processes)
     if check_mode:
         return _office_gate.report(_office_gate.query(host, names), steps.gate, True)
+    first = None if polled is None else _office_gate.snapshot(polled, names, "Initialize-PackageCache")
     return _office_gate.wait(
-        host, steps.gate, names, message=steps.message, title=steps.title, clock=waits.clock, sleep=waits.sleep
+        host,
+        steps.gate,
+        names,
+        message=steps.message,
+        title=steps.title,
+        clock=waits.clock,
+        sleep=waits.sleep,
+        first=first,
     )
 
 

@@ -166,9 +166,12 @@ class Gate:
         *,
         clock: t.Callable[[], float] = time.monotonic,
         sleep: t.Callable[[float], None] = time.sleep,
+        first: dict[str, t.Any] | None = None,
     ) -> None:
         self.config = config
         self._query = query
+        # A listing the host has just taken in another command: the first poll, at no query of its own.
+        self._first = first
         self._notify = notify
         self._stop = stop
         self._clock = clock
@@ -186,7 +189,7 @@ class Gate:
         messaged: set[int] = set()  # sessions told at least once
         confirming = False  # this query confirms a close that just happened: no new action from it
         while True:
-            snapshot = self._query()
+            snapshot = self._first if out.polls == 0 and self._first is not None else self._query()
             out.polls += 1
             now = self._clock()
             elapsed = now - start

@@ -48,15 +48,20 @@ def configured(args: t.Mapping[str, t.Any]) -> tuple[_office.Settings, list[str]
 
 def query(host: WinHost, names: list[str]) -> dict[str, t.Any]:
     """The sessions and the named processes running now (one Get-SessionProcess)."""
-    found = host.run("Get-SessionProcess", {"names": names})
+    return snapshot(host.run("Get-SessionProcess", {"names": names}), names, "Get-SessionProcess")
+
+
+def snapshot(found: t.Any, names: list[str], primitive: str) -> dict[str, t.Any]:
+    """A host's listing of its sessions and the named processes (Get-RwSessionProcess's answer), checked."""
+    if not isinstance(found, dict):
+        raise _answers.HostAnswerError(primitive, f"the session listing must be an object, got {type(found).__name__}")
     return {
         "sessions": list(found.get("sessions") or []),
         # The PIDs go back to the host as what to stop: only processes asked about by name are taken.
         "processes": [
             {k: p.get(k) for k in _PROCESS_KEYS}
             for p in (
-                _answers.process_of(proc, names, "Get-SessionProcess")
-                for proc in _answers.listed(found, "processes", "Get-SessionProcess")
+                _answers.process_of(proc, names, primitive) for proc in _answers.listed(found, "processes", primitive)
             )
         ],
     }
@@ -71,8 +76,12 @@ def wait(
     title: str,
     clock: t.Callable[[], float] = time.monotonic,
     sleep: t.Callable[[float], None] = time.sleep,
+    first: dict[str, t.Any] | None = None,
 ) -> dict[str, t.Any]:
-    """Wait until none of ``names`` runs, messaging and closing as ``config`` allows; the result of :func:`waited`."""
+    """Wait until none of ``names`` runs, messaging and closing as ``config`` allows; the result of :func:`waited`.
+
+    ``first`` is a :func:`snapshot` the host has just taken in another command: the first poll, without one
+    of its own."""
 
     def notify(session_ids: list[int]) -> list[dict[str, t.Any]]:
         sent = host.run("Send-SessionMessage", {"session_ids": session_ids, "title": title, "text": message})
@@ -82,7 +91,8 @@ def wait(
         targets = [{k: p[k] for k in ("pid", "name", "start_time")} for p in processes]
         return list(host.run("Stop-SessionProcess", {"processes": targets}).get("processes") or [])
 
-    outcome = _office.Gate(config, lambda: query(host, names), notify, stop, clock=clock, sleep=sleep).run()
+    gate = _office.Gate(config, lambda: query(host, names), notify, stop, clock=clock, sleep=sleep, first=first)
+    outcome = gate.run()
     return waited(outcome, config)
 
 

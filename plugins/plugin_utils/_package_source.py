@@ -69,6 +69,9 @@ class Delivered:
     target: str
     transferred: list[str] | None  # with src: the files copied into the cache (None for path and url)
     downloaded: bool  # with url: the host downloaded the package in this run
+    # With poll: the host's answer listing the sessions and those processes, taken by the command that brought
+    # the package inline, after writing it (unchecked: the Office gate reads it); None when it took more commands.
+    polled: t.Any = None
 
 
 def folder_reset_note(what: str, folder: str, removed: list[str] | None) -> str:
@@ -118,10 +121,19 @@ def target_path(options: MsiOptions, package: Package) -> str:
     return ntpath.join(_cache_folder(options, package), package.msi_name or "")
 
 
-def deliver(host: WinHost, options: MsiOptions, package: Package, *, notes: list[str], upload: Upload) -> Delivered:
+def deliver(
+    host: WinHost,
+    options: MsiOptions,
+    package: Package,
+    *,
+    notes: list[str],
+    upload: Upload,
+    poll: list[str] | None = None,
+) -> Delivered:
     """Put the package where msiexec runs it from: copy src into the cache with ``upload``, have the
     host download url (unless :func:`locate` already did), or take ``path`` as it is. ``notes`` gets the
-    host's repairs."""
+    host's repairs. With ``poll`` (process names) a package that travels inline also lists the sessions and
+    those processes in the same command, after it is written (:attr:`Delivered.polled`)."""
     if package.download is not None:
         fetched = package if package.host_path else _fetch(host, options, package, check_only=False)
         if fetched.host_path is None:  # only a look in check mode finds nothing, and check mode never delivers
@@ -131,7 +143,7 @@ def deliver(host: WinHost, options: MsiOptions, package: Package, *, notes: list
         package = _read_src(options, package.unread)
     if package.folder is None:
         return Delivered(str(options.path), None, False)
-    return _fill_cache(host, options, package, notes=notes, upload=upload)
+    return _fill_cache(host, options, package, notes=notes, upload=upload, poll=poll)
 
 
 # -- on the controller ------------------------------------------------------------------------------------
@@ -189,7 +201,9 @@ def _cache_folder(options: MsiOptions, package: Package) -> str:
     return ntpath.join(options.cache_dir, _msi.cache_key(package.files))
 
 
-def _fill_cache(host: WinHost, options: MsiOptions, package: Package, *, notes: list[str], upload: Upload) -> Delivered:
+def _fill_cache(
+    host: WinHost, options: MsiOptions, package: Package, *, notes: list[str], upload: Upload, poll: list[str] | None
+) -> Delivered:
     """Copy what the host's cache folder for this content lacks; the host checks what it already has.
 
     A package of at most :data:`INLINE_BYTES` travels inside the same command, base64 in the arguments, and
@@ -210,9 +224,11 @@ def _fill_cache(host: WinHost, options: MsiOptions, package: Package, *, notes: 
                 raise ValueError(f"src: {f.relpath} changed while the task ran; run it again")
             entry["content"] = base64.b64encode(data).decode("ascii")
         entries.append(entry)
-    cache = host.run(
-        "Initialize-PackageCache", {"directory": directory, "cache_dir": options.cache_dir, "files": entries}
-    )
+    request: dict[str, t.Any] = {"directory": directory, "cache_dir": options.cache_dir, "files": entries}
+    if inline and poll is not None:
+        # Only inline: files copied one by one afterwards would make the listing old by the time msiexec runs.
+        request["processes"] = poll
+    cache = host.run("Initialize-PackageCache", request)
     if cache.get("acl") == "reset":
         cache_dir = str(cache.get("cache_dir") or options.cache_dir)
         notes.append(folder_reset_note("the package cache", cache_dir, cache.get("removed")))
@@ -229,7 +245,8 @@ def _fill_cache(host: WinHost, options: MsiOptions, package: Package, *, notes: 
     folder = _answers.same_directory(cache.get("directory"), directory, "Initialize-PackageCache")
     for relpath in stale:
         _put_file(host, upload, str(package.folder.joinpath(*relpath.split("\\"))), ntpath.join(folder, relpath))
-    return Delivered(ntpath.join(folder, package.msi_name or ""), [*written, *stale], False)
+    polled = cache.get("office") if inline and poll is not None and not stale else None
+    return Delivered(ntpath.join(folder, package.msi_name or ""), [*written, *stale], False, polled)
 
 
 def _put_file(host: WinHost, upload: Upload, local: str, remote: str) -> None:

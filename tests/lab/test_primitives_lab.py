@@ -142,6 +142,17 @@ def test_get_session_process(kit: Any) -> None:
     assert call(host, "Get-SessionProcess", {})["processes"] == []
 
 
+def test_initialize_package_cache_lists_the_sessions_and_processes_asked_for(kit: Any) -> None:
+    host = kit.host(users=["alice"])
+    host.logoff("alice")
+    host.logon("alice")
+    host.start_process("alice", "WINWORD.EXE")
+    folder = {"directory": "C:\\Cache\\k", "files": []}
+    listed = call(host, "Initialize-PackageCache", {**folder, "processes": ["WINWORD", "EXCEL"]})["office"]
+    assert listed == call(host, "Get-SessionProcess", {"names": ["WINWORD", "EXCEL"]})
+    assert "office" not in call(host, "Initialize-PackageCache", folder)
+
+
 def test_initialize_package_cache(kit: Any) -> None:
     host = kit.host()
     # The first call makes the cache root with its own ACL; then the administrator copies files in.

@@ -1,4 +1,4 @@
-# rollout.windows uses: _Acl
+# rollout.windows uses: _Acl, _Session
 # Prepare a content-addressed package cache folder: create it and every subfolder the
 # package needs, and name the files that are absent or whose SHA-256 differs, so the
 # controller copies only those. Files already right are never rewritten. A small package
@@ -7,6 +7,9 @@
 # msiexec runs elevated from here, so the cache root gets its own ACL first (Protect-RwFolder, _Acl.ps1):
 # users may read (per-user installs run msiexec as the user) but never write. A root whose owner or ACL was
 # wrong may hold anything a user planted or can still swap: it is made anew, empty, before use.
+# With 'processes' (names, as Get-SessionProcess takes them) the answer also lists, after the files are
+# written, the sessions and those processes (Get-RwSessionProcess, _Session.ps1): the Office gate's first
+# poll, in the command that brought the package instead of one of its own.
 $root = [string]$rwArgs.directory
 $cache = [string](Get-RwValue $rwArgs 'cache_dir')
 if (-not $cache) { $cache = Split-Path -Path $root -Parent }
@@ -42,7 +45,12 @@ foreach ($file in $rwArgs.files) {
     [IO.File]::Move($temp, $path)
     $written.Add([string]$file.path)
 }
-Write-RwResult -Result @{
+$result = @{
     directory = (Resolve-Path -LiteralPath $root).ProviderPath; stale = $stale.ToArray(); written = $written.ToArray()
     cache_dir = [IO.Path]::GetFullPath($cache).TrimEnd('\'); acl = $acl.state; removed = $acl.removed
 }
+if ($rwArgs.PSObject.Properties['processes']) {
+    $names = @(Get-RwValue $rwArgs 'processes' | Where-Object { $_ } | ForEach-Object { ([string]$_) -replace '\.exe$', '' })
+    $result.office = Get-RwSessionProcess -Names $names
+}
+Write-RwResult -Result $result

@@ -26,3 +26,33 @@ function Get-RwSessionUser {
         @{ session_id = $process.SessionId; user = $name; sid = $sid }
     }
 }
+
+# The interactive sessions (Get-RwSessionUser) and the processes named in $Names (without .exe), each with its
+# session id, user and start time: what the Office gate polls. No names: the sessions only.
+# StartTime throws (access denied) for a process the account may not open: read in a try, null then.
+function Get-RwSessionProcess {
+    param ([string[]]$Names)
+    $all = @(Get-Process -IncludeUserName)
+    $seen = @{}
+    $sessions = @(foreach ($entry in @(Get-RwSessionUser -Processes $all)) {
+            if ($seen.ContainsKey($entry.session_id)) { continue }
+            $seen[$entry.session_id] = $true
+            @{ id = $entry.session_id; user = $entry.user; state = 'Active' }
+        })
+    $processes = @()
+    if (@($Names).Count -gt 0) {
+        $processes = @($all | Where-Object { $Names -contains $_.ProcessName } | Sort-Object -Property Id |
+            ForEach-Object {
+                $started = $null
+                try { $started = $_.StartTime.ToUniversalTime().ToString('o') } catch { $started = $null }
+                @{
+                    pid = $_.Id
+                    name = $_.ProcessName + '.exe'
+                    session_id = $_.SessionId
+                    user = $_.UserName
+                    start_time = $started
+                }
+            })
+    }
+    @{ sessions = $sessions; processes = $processes }
+}

@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.rollout.windows.plugins.action import msi_package
-from ansible_collections.rollout.windows.plugins.plugin_utils import _machine_install, _reboot
+from ansible_collections.rollout.windows.plugins.plugin_utils import _machine_install, _package_source, _reboot
+from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import PrimitiveError
 from lab.msi import product_code, upgrade_code
 from tests.unit.plugins.action.fakehost import FakeHost
+from tests.unit.plugins.action.test_host_answers_untrusted import src_action
 from tests.unit.plugins.action.test_msi_package import stage
 
 M931 = product_code("machine", "9.3.1")
@@ -184,3 +186,70 @@ def test_bad_steps_are_refused_before_the_host_is_touched(
     with pytest.raises(ValueError, match=match):
         run(host, msi, **overrides)
     assert host.names() == []
+
+
+def from_controller(
+    host: FakeHost, built_packages: Path, **overrides: t.Any
+) -> tuple[dict[str, t.Any], list[tuple[str, str]]]:
+    """msi_package with src: the 9.3.1 package folder on the controller, uploads recorded (not made)."""
+    action, connection = src_action()
+    args = {name: spec.get("default") for name, spec in msi_package.ARGUMENT_SPEC.items()}
+    args.update({"src": str(built_packages / "machine-9.3.1"), "office_gate": gate(), **overrides})
+    result = action._run(host, args, clock=host.clock, sleep=host.sleep, reset=lambda: None)
+    return result, connection.uploads
+
+
+def test_the_command_that_brings_the_package_takes_the_gates_first_poll(built_packages: Path) -> None:
+    # Office closed: the products, the package with the listing in the same command, msiexec. Three commands.
+    host = FakeHost("pc", users=["anna"])
+    host.lab.logon("anna")
+    result, _ = from_controller(host, built_packages, verify=True)
+    assert "failed" not in result, result
+    assert host.names() == ["Get-InstalledProduct", "Initialize-PackageCache", "Invoke-Msiexec"]
+    assert result["office_gate"]["polls"] == 1
+    assert installed(host) == [(M931, "9.3.1")]
+    # Listed after the files were written, as right before msiexec as a poll of its own would be.
+    (cache,) = [args for name, args in host.calls if name == "Initialize-PackageCache"]
+    assert cache["processes"] == list(GATE["processes"])
+
+
+def test_office_open_is_messaged_from_that_first_listing(built_packages: Path) -> None:
+    host, _msi = desktop(built_packages)
+    result, _ = from_controller(host, built_packages, verify=True)
+    assert "failed" not in result, result
+    names = host.names()
+    assert names[:3] == ["Get-InstalledProduct", "Initialize-PackageCache", "Send-SessionMessage"]
+    assert result["office_gate"]["polls"] == names.count("Get-SessionProcess") + 1
+    assert result["office_gate"]["users"] == ["PC\\anna"]
+    assert names[-1] == "Invoke-Msiexec"
+    assert installed(host) == [(M931, "9.3.1")]
+
+
+def test_a_package_copied_file_by_file_is_polled_after_the_copy(
+    built_packages: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Copying may take minutes: a listing taken before it would be old by the time msiexec runs.
+    monkeypatch.setattr(_package_source, "INLINE_BYTES", 0)
+    host = FakeHost("pc", users=["anna"])
+    host.lab.logon("anna")
+    host.answer("Invoke-Msiexec", {"rc": 0, "log_tail": []})
+    result, uploads = from_controller(host, built_packages)
+    assert "failed" not in result, result
+    assert uploads
+    (cache,) = [args for name, args in host.calls if name == "Initialize-PackageCache"]
+    assert "processes" not in cache
+    assert host.names() == ["Get-InstalledProduct", "Initialize-PackageCache", "Get-SessionProcess", "Invoke-Msiexec"]
+
+
+def test_a_listing_with_a_process_not_asked_about_is_refused_before_msiexec(built_packages: Path) -> None:
+    host = FakeHost("pc", users=["anna"])
+
+    def hostile(args: dict[str, t.Any]) -> dict[str, t.Any]:
+        planted = {"pid": 4, "name": "lsass.exe", "session_id": 0, "user": "SYSTEM", "start_time": None}
+        return {**host.twin("Initialize-PackageCache", args), "office": {"sessions": [], "processes": [planted]}}
+
+    host.answer("Initialize-PackageCache", hostile)
+    with pytest.raises(PrimitiveError, match=r"lsass\.exe.*is not one asked about"):
+        from_controller(host, built_packages)
+    assert "Invoke-Msiexec" not in host.names()
+    assert "Stop-SessionProcess" not in host.names()
