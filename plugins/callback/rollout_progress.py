@@ -38,7 +38,8 @@ description:
     batch with C(ansible.builtin.set_fact) and C(run_once). The callback reads it from that task's result,
     not from variables, so any play can describe itself the same way. Its keys are C(product), C(version)
     (after the rollout), C(previous) (a mapping of host to its version before the batch, null when not
-    installed), C(method) (C(push) or C(autoupdater)), C(strategy), C(success_percentage),
+    installed; a host's C(previous_version) in a result of M(rollout.windows.msi_package) counts the same),
+    C(method) (C(push) or C(autoupdater)), C(strategy), C(success_percentage),
     C(soak_seconds), C(approval) and C(max_fail_percentage); every key is optional and a later batch's
     value wins. Without the fact, these show as C(unknown).
   - Per wave the report counts hosts C(published), C(adopted), C(pending) and C(failed). With C(push)
@@ -147,6 +148,10 @@ from ansible_collections.rollout.windows.plugins.plugin_utils._progress_report i
     write_report,
 )
 
+# The install whose results say each host's version before it (previous_version); resolved_action is the full
+# name however the task spelled it, action the spelling itself.
+INSTALL_ACTIONS = ("rollout.windows.msi_package", "msi_package")
+
 
 def failure_reason(result: t.Mapping[str, t.Any]) -> str:
     """The message that explains a failure: msg first, then what a command printed."""
@@ -240,6 +245,11 @@ class CallbackModule(CallbackBase):
             facts = result.result.get("ansible_facts")
             if isinstance(facts, Mapping) and RUN_FACT in facts:
                 self.progress.describe(facts[RUN_FACT])
+            action = getattr(result.task, "resolved_action", None) or result.task.action
+            if action in INSTALL_ACTIONS and "previous_version" in result.result:
+                # Read here, as each host's result arrives: collecting them from hostvars after the batch
+                # would cost a variable computation per host.
+                self.progress.describe({"previous": {result.host.get_name(): result.result["previous_version"]}})
             self.progress.record(result.host.get_name(), "ok", result.task.get_name())
             self._maybe_print()
 

@@ -209,6 +209,13 @@ def test_a_rerun_after_the_fix_resumes_the_rollout(
     assert all(recap[host]["changed"] > 0 for host in [bad, *waves["wave_2"], *waves["wave_3"]])
     assert all(commands(control, [host])[host] > 2 for host in [bad, *waves["wave_2"]])
     assert run.report["ok"] is True
+    # What each host had before, as its install task found it: the report counts them by version.
+    before = sorted(
+        [{"version": "9.3.1", "hosts": len(finished)}, {"version": None, "hosts": len(everyone) - len(finished)}],
+        key=lambda entry: -entry["hosts"],
+    )
+    assert run.report["rollout"]["version_before"] == before
+    assert run.report["rollout"]["version_after"] == "9.3.1"
 
 
 def test_no_approval_in_a_run_without_a_terminal_stops_with_a_clear_message(

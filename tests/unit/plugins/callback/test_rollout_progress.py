@@ -71,6 +71,7 @@ class FakePlay:
 class FakeTask:
     name: str
     run_once: bool = False
+    action: str = "ansible.builtin.debug"
 
     def get_name(self) -> str:
         return self.name
@@ -465,6 +466,25 @@ def test_the_report_says_what_was_rolled_out_and_when(tmp_path: Path) -> None:
     assert "<tr><td>wave_1</td><td>4</td><td>2</td><td>1</td><td>1</td></tr>" in page
     assert '<table class="timeline">' in page
     assert "<td>wave_1</td><td>stopped</td><td>2</td><td>Gate: 2 of 4 (50.0 %)</td></tr>" in page
+
+
+def test_each_hosts_version_before_comes_from_its_install_result(tmp_path: Path) -> None:
+    # The rollout role's install task: the callback takes previous_version as each result arrives.
+    callback, _display, _clock = _callback(tmp_path)
+    inventory = FakeInventory(_fleet())
+    hosts = {h.name: h for h in inventory.hosts}
+    inventory.batch = ["a1", "a2", "a3"]
+    callback.v2_playbook_on_play_start(FakePlay("Roll out", "uuid-i", inventory))
+    install = FakeTask("Close Office, install or upgrade, verify", action="rollout.windows.msi_package")
+    for name, before in (("a1", "9.2.0"), ("a2", None), ("a3", "9.2.0")):
+        callback.v2_runner_on_ok(FakeResult(hosts[name], install, {"previous_version": before, "changed": True}))
+    # Another task's result with the same key says nothing about versions.
+    callback.v2_runner_on_ok(FakeResult(hosts["a2"], FakeTask("Other"), {"previous_version": "1.0"}))
+    _describe(callback, hosts["a1"], version="9.3.1", method="push")
+    callback.v2_playbook_on_stats(None)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["rollout"]["version_before"] == [{"version": "9.2.0", "hosts": 2}, {"version": None, "hosts": 1}]
+    assert report["rollout"]["version_after"] == "9.3.1"
 
 
 def test_a_play_that_publishes_nothing_reports_unknown(tmp_path: Path) -> None:
