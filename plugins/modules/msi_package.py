@@ -257,7 +257,7 @@ options:
         right before msiexec, so a host that already has the release costs one WinRM command and
         its users are never asked to close anything.
       - A package from O(src) of at most 1 MiB travels inside the command that writes it into the host's
-        cache, and that command also takes the gate's first poll right after writing it: an install with
+        cache, and that command also takes the gate's first poll right after writing it, so an install with
         Office closed costs three WinRM commands. A larger package is polled after its files are copied.
       - A wait that runs out fails the task and nothing is installed; RV(office_gate) has the wait's result.
       - With O(restart_manager=enable), O(office_gate.force=true) is required, since msiexec would then
