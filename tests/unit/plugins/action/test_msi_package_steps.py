@@ -203,7 +203,7 @@ def test_the_command_that_brings_the_package_takes_the_gates_first_poll(built_pa
     # Office closed: the products, the package with the listing in the same command, msiexec. Three commands.
     host = FakeHost("pc", users=["anna"])
     host.lab.logon("anna")
-    result, _ = from_controller(host, built_packages, verify=True)
+    result, _uploads = from_controller(host, built_packages, verify=True)
     assert "failed" not in result, result
     assert host.names() == ["Get-InstalledProduct", "Initialize-PackageCache", "Invoke-Msiexec"]
     assert result["office_gate"]["polls"] == 1
@@ -215,7 +215,7 @@ def test_the_command_that_brings_the_package_takes_the_gates_first_poll(built_pa
 
 def test_office_open_is_messaged_from_that_first_listing(built_packages: Path) -> None:
     host, _msi = desktop(built_packages)
-    result, _ = from_controller(host, built_packages, verify=True)
+    result, _uploads = from_controller(host, built_packages, verify=True)
     assert "failed" not in result, result
     names = host.names()
     assert names[:3] == ["Get-InstalledProduct", "Initialize-PackageCache", "Send-SessionMessage"]
