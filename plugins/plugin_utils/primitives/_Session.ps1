@@ -40,7 +40,8 @@ function Get-RwSessionProcess {
             @{ id = $entry.session_id; user = $entry.user; state = 'Active' }
         })
     $processes = @()
-    if (@($Names).Count -gt 0) {
+    # @($null) is an array of one element: count only the names really given.
+    if (@($Names | Where-Object { $_ }).Count -gt 0) {
         $processes = @($all | Where-Object { $Names -contains $_.ProcessName } | Sort-Object -Property Id |
             ForEach-Object {
                 $started = $null
