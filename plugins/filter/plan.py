@@ -106,7 +106,7 @@ def differing_settings(hosts: Sequence[str], hostvars: Mapping[str, t.Any], name
 
     The rollout decides once with one client's values what a per-host value would change for some clients
     only (the plan, the gates, the install's arguments). Here, and not in a Jinja loop, because a value read
-    through ``hostvars`` costs a quarter of a millisecond per host and name in Jinja: the same check of 52
+    through ``hostvars`` costs a quarter of a millisecond per host and name in Jinja: the rollout's check of 53
     names over 1,000 clients would cost 13 CPU-seconds there.
     """
     values: dict[str, dict[str, str]] = {name: {} for name in names}

@@ -245,7 +245,7 @@ def _fill_cache(
     folder = _answers.same_directory(cache.get("directory"), directory, "Initialize-PackageCache")
     for relpath in stale:
         _put_file(host, upload, str(package.folder.joinpath(*relpath.split("\\"))), ntpath.join(folder, relpath))
-    polled = cache.get("office") if inline and poll is not None and not stale else None
+    polled = cache.get("office") if "processes" in request and not stale else None
     return Delivered(ntpath.join(folder, package.msi_name or ""), [*written, *stale], False, polled)
 
 

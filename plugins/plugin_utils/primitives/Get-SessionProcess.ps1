@@ -3,5 +3,4 @@
 # (Get-RwSessionProcess, _Session.ps1). A session's user is the first account Get-RwSessionUser finds in it.
 # ansible-core runs every script under Set-StrictMode -Version Latest: read optional values through
 # PSObject.Properties, since touching an absent property would throw.
-$names = @(Get-RwValue $rwArgs 'names' | Where-Object { $_ } | ForEach-Object { ([string]$_) -replace '\.exe$', '' })
-Write-RwResult -Result (Get-RwSessionProcess -Names $names)
+Write-RwResult -Result (Get-RwSessionProcess -Names (Get-RwValue $rwArgs 'names'))

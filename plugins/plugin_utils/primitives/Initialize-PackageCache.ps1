@@ -50,7 +50,6 @@ $result = @{
     cache_dir = [IO.Path]::GetFullPath($cache).TrimEnd('\'); acl = $acl.state; removed = $acl.removed
 }
 if ($rwArgs.PSObject.Properties['processes']) {
-    $names = @(Get-RwValue $rwArgs 'processes' | Where-Object { $_ } | ForEach-Object { ([string]$_) -replace '\.exe$', '' })
-    $result.office = Get-RwSessionProcess -Names $names
+    $result.office = Get-RwSessionProcess -Names (Get-RwValue $rwArgs 'processes')
 }
 Write-RwResult -Result $result

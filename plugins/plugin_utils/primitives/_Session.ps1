@@ -27,11 +27,13 @@ function Get-RwSessionUser {
     }
 }
 
-# The interactive sessions (Get-RwSessionUser) and the processes named in $Names (without .exe), each with its
-# session id, user and start time: what the Office gate polls. No names: the sessions only.
-# StartTime throws (access denied) for a process the account may not open: read in a try, null then.
+# The interactive sessions (Get-RwSessionUser) and the processes named in $Names (with or without .exe, as
+# the controller sends them), each with its session id, user and start time: what the Office gate polls. No
+# names: the sessions only. StartTime throws (access denied) for a process the account may not open: read in
+# a try, null then.
 function Get-RwSessionProcess {
-    param ([string[]]$Names)
+    param ($Names)
+    $wanted = @($Names | Where-Object { $_ } | ForEach-Object { ([string]$_) -replace '\.exe$', '' })
     $all = @(Get-Process -IncludeUserName)
     $seen = @{}
     $sessions = @(foreach ($entry in @(Get-RwSessionUser -Processes $all)) {
@@ -40,9 +42,8 @@ function Get-RwSessionProcess {
             @{ id = $entry.session_id; user = $entry.user; state = 'Active' }
         })
     $processes = @()
-    # @($null) is an array of one element: count only the names really given.
-    if (@($Names | Where-Object { $_ }).Count -gt 0) {
-        $processes = @($all | Where-Object { $Names -contains $_.ProcessName } | Sort-Object -Property Id |
+    if ($wanted.Count -gt 0) {
+        $processes = @($all | Where-Object { $wanted -contains $_.ProcessName } | Sort-Object -Property Id |
             ForEach-Object {
                 $started = $null
                 try { $started = $_.StartTime.ToUniversalTime().ToString('o') } catch { $started = $null }
