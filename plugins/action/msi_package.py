@@ -57,6 +57,8 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "restart_manager": {"type": "str", "choices": list(_msi.RESTART_MANAGER), "default": "disable"},
     # Per machine, in the same task: the Office gate before msiexec, the restart and the check after it.
     **_machine_install.ARGUMENT_SPEC,
+    # Replaced by the options in the variable it names before the others are checked (_action.options_from).
+    "options_from": {"type": "str"},
 }
 MUTUALLY_EXCLUSIVE = [["src", "path", "url"]]
 REQUIRED_IF = [["state", "present", ["src", "path", "url"], True]]
@@ -66,6 +68,7 @@ REQUIRED_BY = {"url": ["checksum"], "checksum": ["url"], "proxy": ["url"]}
 
 class ActionModule(WinHostAction):
     _supports_diff = True
+    OPTIONS_FROM = True
     ARGUMENT_SPEC = ARGUMENT_SPEC
     ARGUMENT_RULES = {
         "mutually_exclusive": MUTUALLY_EXCLUSIVE,

@@ -1,7 +1,7 @@
 # Copyright (c) rollout.windows contributors
 # GNU General Public License v3.0+ (see COPYING or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Rollout planning filters: wave groups, the play's host pattern, its batches, ``serial`` list and batch cap, and
-the settings that are not the same for every client.
+"""Rollout planning filters: wave groups, the play's host pattern, its batches, ``serial`` list and batch cap, the
+gate after a push batch, and the settings that are not the same for every client.
 
 Thin wrappers: the planning itself is ``plugin_utils/_plan.py``; here a ``PlanError``
 becomes an ``AnsibleFilterError`` so the play stops with the plan's message. The
@@ -88,6 +88,48 @@ def wave_batch(batches: Sequence[Mapping[str, t.Any]], play_batch: Sequence[str]
     return batch
 
 
+def batch_gate(
+    batches: Sequence[Mapping[str, t.Any]],
+    batch: Mapping[str, t.Any],
+    play_hosts: Sequence[str],
+    success_percentage: t.Any,
+) -> dict[str, t.Any]:
+    """The gate's verdict after a push batch: how many hosts of its wave so far have the release, and whether to stop.
+
+    A host of the wave's batches so far that is still in the play (``ansible_play_hosts``) passed its install task,
+    the version check included; a failed or unreachable host has left the play. A wave cut into several batches is
+    judged on all of its hosts so far, so the last piece decides for the whole wave and one failure in a small
+    piece weighs no more than in the wave. One filter, not a Jinja mapping of several expressions: each expression
+    read the batches through ``hostvars['localhost']`` again, a full variable computation each time.
+    """
+    try:
+        percentage = int(success_percentage)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError(
+            f"rollout plan: rollout_success_percentage must be a whole number from 0 to 100, got {success_percentage!r}"
+        ) from None
+    number = int(batch["batch"])
+    wave_hosts = [h for b in batches if b["wave"] == batch["wave"] and int(b["batch"]) <= number for h in b["hosts"]]
+    still = set(play_hosts)
+    missing = sorted(h for h in wave_hosts if h not in still)
+    total = len(wave_hosts)
+    done = total - len(missing)
+    following = batches[number] if len(batches) > number else None
+    label = str(batch["wave"])
+    if int(batch["parts"]) > 1:
+        label += f" (batches so far: {batch['part']} of {batch['parts']})"
+    return {
+        "label": label,
+        "total": total,
+        "done": done,
+        "percent": round(100 * done / total, 1) if total else 100.0,
+        "missing": missing,
+        "stop": 100 * done < percentage * total,
+        "next": following,
+        "boundary": following is not None and following["wave"] != batch["wave"],
+    }
+
+
 def _comparable(value: t.Any) -> str:
     """One text per value, equal exactly when the values are: mappings by key, whatever their insertion order."""
 
@@ -137,5 +179,6 @@ class FilterModule:
             "wave_pattern": wave_pattern,
             "batch_cap": batch_cap,
             "wave_batch": wave_batch,
+            "batch_gate": batch_gate,
             "differing_settings": differing_settings,
         }

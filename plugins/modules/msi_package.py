@@ -333,6 +333,17 @@ options:
         a restart is the host read once more. RV(verified) says what was found.
     type: bool
     default: false
+  options_from:
+    description:
+      - The name of a variable that holds this task's options as a mapping, used instead of options in the
+        task; with it the task gives no other option. The mapping is checked like options in the task.
+      - For a task that runs on many hosts with options built once, such as the C(msi_install_arguments) fact
+        that the C(arguments) entry point of the rollout.windows.msi_install role sets. Given as
+        C(args) with one template instead, the template is compiled again on every host, at about 4 ms of
+        controller CPU each, and ansible-core warns on every host that templated task args are unsafe.
+      - A value that is still a template (from group_vars, say) is rendered, as in the task.
+    type: str
+    version_added: 0.4.0
 attributes:
   check_mode:
     details:
@@ -397,6 +408,23 @@ EXAMPLES = r"""
     src: packages/suite-user-9.3.1
     scope: user
     users: [anna, ben]
+
+- name: Build the options once on the controller, then install with them on every host
+  ansible.builtin.import_role:
+    name: rollout.windows.msi_install
+    tasks_from: arguments
+  vars:
+    msi_install_src: packages/suite-9.3.1
+  run_once: true
+
+- name: Give every host the options that were built once
+  ansible.builtin.set_fact:
+    suite_install: "{{ msi_install_arguments }}"
+  run_once: true
+
+- name: Install or upgrade with the options built once
+  rollout.windows.msi_package:
+    options_from: suite_install
 
 - name: Remove the product
   rollout.windows.msi_package:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import typing as t
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from ansible.errors import AnsibleConnectionFailure
 from ansible.plugins.action import ActionBase
@@ -61,6 +61,41 @@ def mask_secrets(value: t.Any, secrets: t.Iterable[str]) -> t.Any:
     return mask(value)
 
 
+OPTIONS_FROM = "options_from"
+
+
+def options_from(args: Mapping[str, t.Any], task_vars: Mapping[str, t.Any], templar: t.Any) -> dict[str, t.Any]:
+    """The task's options: ``args`` itself, or the mapping in the variable that ``options_from`` names.
+
+    Why a name and not ``args: "{{ var }}"``: ansible-core compiles a task's templates in every host's
+    freshly forked worker, and the first compile there costs about 4 ms of controller CPU, on every
+    host; it also warns on every host that templated task args are unsafe. A variable built once (a
+    fact from a ``run_once`` task) is data already: the templar only walks it, and renders what is
+    still a template (a value from group_vars, say), as a template in the task would have.
+    """
+    name = args.get(OPTIONS_FROM)
+    if name is None:
+        return dict(args)
+    others = sorted(str(key) for key in args if key != OPTIONS_FROM)
+    if others:
+        raise ValueError(
+            f"{OPTIONS_FROM}: give the options either in the variable it names or in the task, not both; "
+            f"the task also gives {', '.join(others)}"
+        )
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"{OPTIONS_FROM}: expected the name of a variable, got {name!r}")
+    if name not in task_vars:
+        raise ValueError(f"{OPTIONS_FROM}: no variable named {name!r} is defined for this host")
+    value = templar.template(task_vars[name])
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f"{OPTIONS_FROM}: the variable {name!r} holds a {type(value).__name__}, not a mapping of options"
+        )
+    if OPTIONS_FROM in value:
+        raise ValueError(f"{OPTIONS_FROM}: the options in {name!r} name a variable again; give the options themselves")
+    return dict(value)
+
+
 @contextlib.contextmanager
 def unreachable_on_connection_loss() -> Iterator[None]:
     """Re-raise a lost connection as AnsibleConnectionFailure, so Ansible reports the host UNREACHABLE.
@@ -89,10 +124,17 @@ class WinHostAction(ActionBase):
     _supports_check_mode = True
     ARGUMENT_SPEC: t.ClassVar[dict[str, dict[str, t.Any]]] = {}
     ARGUMENT_RULES: t.ClassVar[dict[str, t.Any]] = {}
+    # Whether the module takes its options from a variable it is given the name of (:func:`options_from`).
+    OPTIONS_FROM: t.ClassVar[bool] = False
 
     def run(self, tmp: str | None = None, task_vars: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
         result = super().run(tmp, task_vars)
         refusal = self._refuse_connection()
+        if refusal is None and self.OPTIONS_FROM:
+            try:
+                self._task.args = options_from(self._task.args, task_vars or {}, self._templar)
+            except ValueError as exc:
+                refusal = f"{exc}. Nothing was sent to the host."
         if refusal:
             result.update(failed=True, msg=refusal, winrm={"commands": 0, "bytes_sent": 0})
             return result

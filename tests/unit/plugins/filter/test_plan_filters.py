@@ -14,6 +14,7 @@ def test_filters_are_registered() -> None:
         "wave_pattern",
         "batch_cap",
         "wave_batch",
+        "batch_gate",
         "differing_settings",
     }
 
@@ -66,6 +67,40 @@ def test_wave_batch_finds_the_batch_ansible_runs_and_refuses_another_cut() -> No
         filters.wave_batch(batches, ["b", "c", "a"])
     with pytest.raises(AnsibleFilterError, match="x is in no planned batch"):
         filters.wave_batch(batches, ["x"])
+
+
+GATE_BATCHES = [
+    {"batch": 1, "wave": "pilot", "part": 1, "parts": 1, "size": 2, "hosts": ["p1", "p2"]},
+    {"batch": 2, "wave": "wave_1", "part": 1, "parts": 2, "size": 3, "hosts": ["a", "b", "c"]},
+    {"batch": 3, "wave": "wave_1", "part": 2, "parts": 2, "size": 1, "hosts": ["d"]},
+    {"batch": 4, "wave": "wave_2", "part": 1, "parts": 1, "size": 1, "hosts": ["e"]},
+]
+
+
+def test_batch_gate_judges_a_cut_wave_on_all_its_hosts_so_far() -> None:
+    # b failed in the first piece of wave_1: 1 of 3 (66.7 %) stops at 95 %; after the second piece 3 of 4 (75 %)
+    # still stops at 95 % but passes at 75 %, and the next batch starts wave_2.
+    first = filters.batch_gate(GATE_BATCHES, GATE_BATCHES[1], ["p1", "p2", "a", "c", "d", "e"], 95)
+    assert (first["done"], first["total"], first["percent"], first["missing"]) == (2, 3, 66.7, ["b"])
+    assert first["stop"] is True
+    assert first["label"] == "wave_1 (batches so far: 1 of 2)"
+    assert (first["next"]["batch"], first["boundary"]) == (3, False)
+    last = filters.batch_gate(GATE_BATCHES, GATE_BATCHES[2], ["p1", "p2", "a", "c", "d", "e"], "75")
+    assert (last["done"], last["total"], last["stop"], last["boundary"]) == (3, 4, False, True)
+    assert last["next"]["wave"] == "wave_2"
+
+
+def test_batch_gate_passes_exactly_at_the_percentage_and_ends_after_the_last_batch() -> None:
+    gate = filters.batch_gate(GATE_BATCHES, GATE_BATCHES[0], ["p2"], 50)
+    assert (gate["done"], gate["stop"], gate["missing"], gate["label"]) == (1, False, ["p1"], "pilot")
+    assert filters.batch_gate(GATE_BATCHES, GATE_BATCHES[0], ["p2"], 51)["stop"] is True
+    end = filters.batch_gate(GATE_BATCHES, GATE_BATCHES[3], ["e"], 100)
+    assert (end["next"], end["boundary"], end["stop"]) == (None, False, False)
+
+
+def test_batch_gate_refuses_a_percentage_that_is_not_a_number() -> None:
+    with pytest.raises(AnsibleFilterError, match=r"rollout_success_percentage must be a whole number .* got 'most'"):
+        filters.batch_gate(GATE_BATCHES, GATE_BATCHES[0], [], "most")
 
 
 class _HostVars(dict):  # type: ignore[type-arg]

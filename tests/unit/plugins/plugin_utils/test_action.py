@@ -216,3 +216,73 @@ def test_a_connection_lost_mid_command_is_unreachable() -> None:
 def test_a_bug_in_a_module_is_not_reported_as_a_failed_host() -> None:
     with pytest.raises(KeyError):
         run_echo(FakeHost(), then="bug")
+
+
+# -- options_from: the options in a variable the task names (built once, not templated on every host)
+class EchoFrom(Echo):
+    OPTIONS_FROM = True
+    ARGUMENT_SPEC: t.ClassVar[dict[str, dict[str, t.Any]]] = {**Echo.ARGUMENT_SPEC, "options_from": {"type": "str"}}
+
+
+ECHO_FROM = types.ModuleType("ansible_collections.rollout.windows.plugins.action.echo_from")
+ECHO_FROM.ActionModule = EchoFrom  # type: ignore[attr-defined]
+
+
+def run_from(host: FakeHost, args: dict[str, t.Any], task_vars: dict[str, t.Any]) -> dict[str, t.Any]:
+    from ansible.template import Templar
+
+    action = action_for(ECHO_FROM, host, args)
+    action._templar = Templar(loader=None, variables=task_vars)
+    result: dict[str, t.Any] = action.run(task_vars=task_vars)
+    return result
+
+
+def test_options_from_a_fact_are_used_and_masked_like_options_in_the_task() -> None:
+    host = FakeHost()
+    result = run_from(host, {"options_from": "install"}, {"install": {"then": "return", "licence": "K-1234-5678"}})
+    assert "failed" not in result
+    assert result["warnings"] == [f"used licence {MASK}"]
+    assert host.names() == ["Get-InstalledProduct"]
+
+
+def test_options_from_are_checked_like_options_in_the_task() -> None:
+    host = FakeHost()
+    with pytest.raises(AnsibleActionFail, match=r"value of then must be one of: return, fail, refuse, bug, got: maybe"):
+        run_from(host, {"options_from": "install"}, {"install": {"then": "maybe"}})
+    assert host.calls == []
+
+
+def test_options_from_a_variable_that_is_still_a_template_are_rendered() -> None:
+    from ansible.template import trust_as_template
+
+    task_vars = {"install": trust_as_template("{{ base | combine({'then': 'refuse'}) }}"), "base": {"licence": "L-1"}}
+    result = run_from(FakeHost(), {"options_from": "install"}, task_vars)
+    assert result["msg"] == f"licence {MASK} is not one this module takes"
+
+
+@pytest.mark.parametrize(
+    ("args", "task_vars", "named"),
+    [
+        ({"options_from": "install", "then": "fail"}, {"install": {}}, "not both; the task also gives then"),
+        ({"options_from": "missing"}, {}, "no variable named 'missing' is defined for this host"),
+        ({"options_from": "install"}, {"install": ["then"]}, "the variable 'install' holds a list, not a mapping"),
+        ({"options_from": "a b"}, {}, "expected the name of a variable, got 'a b'"),
+        ({"options_from": "install"}, {"install": {"options_from": "other"}}, "name a variable again"),
+    ],
+)
+def test_options_from_that_cannot_be_used_are_refused_before_the_host(
+    args: dict[str, t.Any], task_vars: dict[str, t.Any], named: str
+) -> None:
+    host = FakeHost()
+    result = run_from(host, args, task_vars)
+    assert result["failed"] is True
+    assert result["msg"].startswith("options_from: ")
+    assert named in result["msg"]
+    assert result["msg"].endswith("Nothing was sent to the host.")
+    assert result["winrm"] == {"commands": 0, "bytes_sent": 0}
+    assert host.calls == []
+
+
+def test_a_module_that_does_not_take_options_from_refuses_it_as_unknown() -> None:
+    with pytest.raises(AnsibleActionFail, match=r"Unsupported parameters .*: options_from"):
+        run_echo(FakeHost(), options_from="install")
