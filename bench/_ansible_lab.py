@@ -73,6 +73,8 @@ def run_playbook(
         # What the controller knows the lab's hosts keep (kept primitives), for this lab alone: a record left by
         # an earlier lab on the same addresses would cost a refused command per primitive.
         "ROLLOUT_WINDOWS_PRIMITIVE_RECORD_DIR": str(inventory.parent / "primitive-records"),
+        # What the controller read from packages, for this bench alone (the plan's lookup fills it).
+        "ROLLOUT_WINDOWS_MSI_FACTS_DIR": str(inventory.parent / "msi-facts"),
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
     }
     if phases is not None:

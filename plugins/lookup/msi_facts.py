@@ -69,7 +69,7 @@ from pathlib import Path
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-from ansible_collections.rollout.windows.plugins.plugin_utils import _msi, _package_source
+from ansible_collections.rollout.windows.plugins.plugin_utils import _msi, _msi_cache, _package_source
 
 
 class LookupModule(LookupBase):
@@ -84,7 +84,8 @@ class LookupModule(LookupBase):
                 raise AnsibleLookupError(f"msi_facts: {term} was not found on the controller")
             try:
                 _folder, msi_path = _package_source.msi_in(Path(found))
-                info = _msi.read_msi(msi_path)
+                # Kept by its hash: each host's install task then reads the record, not the package.
+                info = _msi_cache.read_msi(msi_path, _msi.sha256_file(msi_path))
             except ValueError as exc:
                 raise AnsibleLookupError(f"msi_facts: {exc}") from None
             facts.append(info.facts())

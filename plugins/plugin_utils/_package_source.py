@@ -19,7 +19,7 @@ import typing as t
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ansible_collections.rollout.windows.plugins.plugin_utils import _answers, _msi
+from ansible_collections.rollout.windows.plugins.plugin_utils import _answers, _msi, _msi_cache
 from ansible_collections.rollout.windows.plugins.plugin_utils._msi_options import MsiOptions
 from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import PrimitiveError, WinHost
 
@@ -161,7 +161,9 @@ def _on_controller(options: MsiOptions, find: t.Callable[[str], str]) -> Package
 
 def _read_src(options: MsiOptions, source: Path) -> Package:
     folder, msi_path = msi_in(source)
-    info = _msi.read_msi(msi_path)
+    files = _msi.scan_package_folder(folder, msi_path.name)
+    # The .msi comes first, with the hash of its bytes: parsed once per content on this controller, not per host.
+    info = _msi_cache.read_msi(msi_path, files[0].sha256)
     if _facts_given(options):
         # What was decided from the given facts must be what is installed.
         read = info.facts()
@@ -170,7 +172,6 @@ def _read_src(options: MsiOptions, source: Path) -> Package:
             same = _msi.version_key(given) == _msi.version_key(found) if option == "version" else given.upper() == found
             if not same:
                 raise ValueError(f"{option}: {given} was given, but {msi_path.name} has {found or 'none'}")
-    files = _msi.scan_package_folder(folder, msi_path.name)
     missing = _msi.missing_payload(info.payload, [f.relpath for f in files])
     if missing:
         raise ValueError(f"src: the payload folder beside {msi_path.name} is incomplete; missing: {', '.join(missing)}")

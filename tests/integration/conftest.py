@@ -29,14 +29,16 @@ TIME_SCALE = 120.0
 
 def playbook_env(workdir: Path, **extra: str) -> dict[str, str]:
     """The environment of a test's ansible-playbook run: this checkout's collection and configuration, and the
-    controller's record of what each host keeps (_primitive_cache) in ``workdir``, so that it belongs to this
-    test's hosts alone; ``extra`` adds the run's own variables (its callbacks)."""
+    controller's record of what each host keeps (_primitive_cache) and of what it read from packages (_msi_cache)
+    in ``workdir``, so that it belongs to this test alone; ``extra`` adds the run's own variables (its callbacks)."""
     return {
         **os.environ,
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".tmp" / "collections"),
         "ANSIBLE_NOCOLOR": "1",
         "ROLLOUT_WINDOWS_PRIMITIVE_RECORD_DIR": str(workdir / "primitive-records"),
+        # What the controller read from packages (_msi_cache), this test's own.
+        "ROLLOUT_WINDOWS_MSI_FACTS_DIR": str(workdir / "msi-facts"),
         "PATH": f"{BIN}:{os.environ.get('PATH', '')}",
         **extra,
     }

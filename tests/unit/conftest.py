@@ -22,3 +22,11 @@ def msi_folder(built_packages: Path, tmp_path: Path) -> Path:
     folder = tmp_path / "machine-9.3.0"
     shutil.copytree(built_packages / "machine-9.3.0", folder)
     return folder
+
+
+@pytest.fixture(autouse=True)
+def msi_facts_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test its own record of what the controller read from packages (_msi_cache), never ~/.ansible."""
+    folder = tmp_path / "msi-facts"
+    monkeypatch.setenv("ROLLOUT_WINDOWS_MSI_FACTS_DIR", str(folder))
+    return folder

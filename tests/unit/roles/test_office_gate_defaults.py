@@ -62,7 +62,7 @@ def test_no_other_role_or_play_redeclares_a_gate_variable() -> None:
         "rolespec_validate": False,
     }
     (install,) = [task for task in tasks if "rollout.windows.msi_package" in task]
-    assert install["args"] == "{{ __msi_install_args }}"
+    assert install["rollout.windows.msi_package"] == {"options_from": "__msi_install_args"}
     # Each gate option comes from its own office_gate_* variable, whatever value the user gave it.
     given = {f"office_gate_{option}": f"given {option}" for option in _office_gate.WAIT_SPEC}
     given |= {"office_gate_notify": True, "office_gate_force": True}

@@ -101,5 +101,8 @@ def test_the_install_arguments_are_built_once_from_the_package_facts_the_plan_re
     push = load(ROLE / "tasks" / "push.yml")
     (give,) = [entry for entry in push if entry["name"] == "Give the batch the install's arguments"]
     assert give["run_once"] is True
+    assert "__rollout_install" in give["ansible.builtin.set_fact"]
+    # Read by the fact's name: no template in the task that runs on every host.
     (install,) = [entry for entry in push if "rollout.windows.msi_package" in entry]
-    assert install["args"] == "{{ __rollout_install }}"
+    assert install["rollout.windows.msi_package"] == {"options_from": "__rollout_install"}
+    assert "args" not in install
