@@ -245,6 +245,18 @@ def test_options_from_a_fact_are_used_and_masked_like_options_in_the_task() -> N
     assert host.names() == ["Get-InstalledProduct"]
 
 
+def test_options_from_plain_data_are_not_templated_again() -> None:
+    # A fact's strings are data: one that looks like a template stays as it is, as it would in a set_fact result.
+    class NoTemplar:
+        def template(self, value: t.Any) -> t.Any:
+            raise AssertionError(f"templated {value!r}")
+
+    action = action_for(ECHO_FROM, FakeHost(), {"options_from": "install"})
+    action._templar = NoTemplar()
+    result = action.run(task_vars={"install": {"then": "refuse", "licence": "{{ not_a_template }}"}})
+    assert result["msg"] == f"licence {MASK} is not one this module takes"
+
+
 def test_options_from_are_checked_like_options_in_the_task() -> None:
     host = FakeHost()
     with pytest.raises(AnsibleActionFail, match=r"value of then must be one of: return, fail, refuse, bug, got: maybe"):
