@@ -106,3 +106,32 @@ def test_restart_manager_enable_without_force_is_refused_before_any_client_is_co
     assert "set office_gate_force to true to confirm" in run.output
     assert base.commands(control, clients) == dict.fromkeys(clients, 0)
     assert base.machine_versions(control, clients) == {h: [] for h in clients}
+
+
+def test_every_input_problem_is_named_at_once_before_any_client_is_contacted(
+    fleet: FleetThread, control: ControlClient, packages: Path, tmp_path: Path
+) -> None:
+    # No package, a backend setting that does not exist, and a wave group outside rollout_clients (the waves are
+    # the wave_N groups found in the inventory).
+    waves = clients_by_wave(fleet)
+    clients = sorted(h for hosts in waves.values() for h in hosts)
+    assert fleet.config.inventory is not None
+    inventory = yaml.safe_load(fleet.config.inventory.read_text())
+    inventory["all"]["children"]["wave_9"] = {"hosts": {"stray-pc": {"ansible_host": "127.0.0.1"}}}
+    path = tmp_path / "stray.yml"
+    path.write_text(yaml.safe_dump(inventory), encoding="utf-8")
+    control.reset_counters(clients)
+    run = base.rollout(
+        fleet,
+        tmp_path,
+        packages,
+        "inputs",
+        {"rollout_package_src": "", "rollout_backend_settings": {"colour": "blue"}},
+        inventory=path,
+    )
+    assert run.rc != 0, run.output
+    assert "Set rollout_package_src to the package folder on the controller" in run.output, run.output
+    assert "rollout_backend_settings: unknown setting(s) colour; accepted: update_check_interval," in run.output
+    assert "1 host(s) of the wave groups are not in rollout_clients: stray-pc" in run.output
+    assert base.commands(control, clients) == dict.fromkeys(clients, 0)
+    assert base.machine_versions(control, clients) == {h: [] for h in clients}

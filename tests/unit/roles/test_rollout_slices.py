@@ -34,10 +34,10 @@ def test_rollout_slices_must_be_the_same_for_every_client() -> None:
 
 def test_the_slices_are_checked_before_the_backend_is_changed() -> None:
     names = [entry["name"] for entry in plan_tasks()]
-    assert names.index("Check the job slices") < names.index("Apply the backend settings")
-    that = " ".join(task("Check the job slices")["ansible.builtin.assert"]["that"])
-    assert "batch_cap(slices=rollout_slices)" in that
-    assert "rollout_method != 'autoupdater' or rollout_slices | int == 1" in that
+    assert names.index("Check the rollout's inputs") < names.index("Apply the backend settings")
+    problems = task("Check the rollout's inputs")["vars"]["__rollout_problems"]
+    assert "| rollout.windows.batch_cap(slices=rollout_slices) >= 0" in problems
+    assert "if rollout_method == 'autoupdater' and rollout_slices | int != 1" in problems
 
 
 def test_the_plan_caps_batches_at_the_slices_share_and_keeps_their_number() -> None:
