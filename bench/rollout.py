@@ -161,7 +161,15 @@ def _floors(
 
 
 def _rollout(
-    lab: Lab, phase: str, version: str, *, forks: int, args: argparse.Namespace, workdir: Path, until: float
+    lab: Lab,
+    phase: str,
+    version: str,
+    *,
+    forks: int,
+    args: argparse.Namespace,
+    workdir: Path,
+    until: float,
+    phases: bool | None = None,
 ) -> dict[str, t.Any]:
     log = workdir / f"{phase}-{forks}.log"
     src = args.packages / f"machine-{version}"
@@ -173,7 +181,7 @@ def _rollout(
         forks=forks,
         log=log,
         until=until,
-        phases=args.phases,
+        phases=args.phases if phases is None else phases,
     )
     installing = phase.startswith("install")
     row["commands_min"] = INSTALL_COMMANDS_MIN if installing else 1
@@ -200,11 +208,14 @@ def _rerun_pairs(
     """--rerun-pairs: the one-WinRM-task floor and a rerun back to back, that many times; each pair's ratio.
 
     On a shared machine the load moves between two runs a minute apart, and a ratio of one floor and one
-    rerun moves with it; the median of pairs measured next to each other is the figure to compare."""
+    rerun moves with it; the median of pairs measured next to each other is the figure to compare. Neither run
+    of a pair carries --phases' timers: they cost the rerun's workers more than the floor's."""
     ratios = []
     for _ in range(args.rerun_pairs):
         (floor,) = _floors(lab, {"product_info": floors["product_info"]}, forks, workdir, until, phases=False)
-        rerun = _rollout(lab, "rerun", PHASES[-1][1], forks=forks, args=args, workdir=workdir, until=until)
+        rerun = _rollout(
+            lab, "rerun", PHASES[-1][1], forks=forks, args=args, workdir=workdir, until=until, phases=False
+        )
         ratios.append(rerun["cpu_host"] / floor["cpu_host"])
     return ratios
 

@@ -10,6 +10,7 @@ _per_user; the options arrive checked, as one _msi_options.MsiOptions.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import typing as t
 
@@ -25,6 +26,11 @@ from ansible_collections.rollout.windows.plugins.plugin_utils._action import Win
 from ansible_collections.rollout.windows.plugins.plugin_utils._msi_options import MsiOptions
 from ansible_collections.rollout.windows.plugins.plugin_utils._package_source import Delivered, Package
 from ansible_collections.rollout.windows.plugins.plugin_utils._winhost import WinHost
+
+# Here, at the import, which the linear strategy does in the main process before it forks the workers: a host's task
+# that parses the package finds pymsi loaded (_msi.load_parser). Without pymsi, the read that needs it says so.
+with contextlib.suppress(ValueError):
+    _msi.load_parser()
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = {
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},

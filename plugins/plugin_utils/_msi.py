@@ -4,8 +4,9 @@
 which payload files a package needs, and what a package URL and its checksum must look like.
 
 Everything here is pure Python so it is unit-tested without a host. Reading an
-``.msi`` needs ``pymsi`` (pure Python, on olefile); it is imported only when a
-package is read, so the rest works without it.
+``.msi`` needs ``pymsi`` (pure Python, on olefile), imported by :func:`load_parser` only: the rest works
+without it, and a worker that never parses (the plan's ``msi_facts`` lookup finding the package's record)
+does not pay 60-170 ms for the import.
 
 The lab's MSI reader (``lab/host/msipackage.py``, what its msiexec installs from) is deliberately
 a separate implementation of the same Windows Installer rules, written from what Windows does and
@@ -25,14 +26,6 @@ import stat
 import typing as t
 from dataclasses import dataclass, field
 from pathlib import Path
-
-try:
-    # Imported with the action plugin, which the linear strategy loads in the main process before it
-    # forks its workers: each forked worker would otherwise pay 150-170 ms to import pymsi again.
-    import olefile
-    import pymsi
-except ImportError:  # pragma: no cover - only where the controller requirements are not installed
-    olefile = pymsi = None  # type: ignore[assignment]  # checked by _check_bounds before any use
 
 from ansible_collections.rollout.windows.plugins.plugin_utils import _cmdline
 
@@ -286,11 +279,25 @@ MAX_MSI_STREAMS = 10_000
 MAX_MSI_METADATA_STREAM_BYTES = 64 * 1024**2
 
 
-def _check_bounds(source: bytes | Path) -> None:
-    if pymsi is None or olefile is None:
+def load_parser() -> tuple[t.Any, t.Any]:
+    """pymsi and olefile, imported once per process; ValueError when the controller lacks them.
+
+    An action plugin that may parse a package calls this when it is imported: the linear strategy imports
+    action plugins in the main process before it forks the workers, which then find the modules loaded
+    instead of paying 150-170 ms each to import them again.
+    """
+    try:
+        import olefile
+        import pymsi
+    except ImportError:
         raise ValueError(
             "reading .msi files on the controller needs pymsi and olefile: pip install -r requirements.txt"
-        )
+        ) from None
+    return pymsi, olefile
+
+
+def _check_bounds(source: bytes | Path) -> None:
+    _pymsi, olefile = load_parser()
     size = len(source) if isinstance(source, bytes) else source.stat().st_size
     if size > MAX_MSI_BYTES:
         raise ValueError(f"not a Windows Installer package: {size:,} bytes, over the {MAX_MSI_BYTES:,} it can have")
@@ -322,6 +329,7 @@ def read_msi(source: bytes | Path) -> MsiInfo:
     held in memory whole.
     """
     _check_bounds(source)
+    pymsi, _olefile = load_parser()
     try:
         package = pymsi.Package(io.BytesIO(source) if isinstance(source, bytes) else Path(source))
     except Exception as exc:

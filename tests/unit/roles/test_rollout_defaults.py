@@ -92,9 +92,7 @@ def test_the_install_arguments_are_built_once_from_the_package_facts_the_plan_re
     (keep,) = [entry for entry in plan if entry["name"] == "Keep the plan for the rollout play"]
     assert "msi_install_arguments" in keep["ansible.builtin.set_fact"]["__rollout_plan"]["install"]
     # Built with one client's values for all: every value behind them must be the same for every client.
-    (same,) = [
-        entry for entry in plan if entry["name"] == "Check that the rollout's settings are the same for every client"
-    ]
+    (same,) = [entry for entry in plan if entry["name"] == "Check the rollout's settings and inputs"]
     for name in ("'rollout_package_src'", "'rollout_package_properties'", "'^msi_install_', '^office_gate_'"):
         assert name in same["vars"]["__rollout_differing"], name
     assert plan.index(same) < plan.index(build) < plan.index(keep)

@@ -28,14 +28,14 @@ def test_rollout_slices_is_a_plan_option_with_default_1() -> None:
 
 
 def test_rollout_slices_must_be_the_same_for_every_client() -> None:
-    check = task("Check that the rollout's settings are the same for every client")
+    check = task("Check the rollout's settings and inputs")
     assert "'rollout_slices'" in check["vars"]["__rollout_differing"]
 
 
 def test_the_slices_are_checked_before_the_backend_is_changed() -> None:
     names = [entry["name"] for entry in plan_tasks()]
-    assert names.index("Check the rollout's inputs") < names.index("Apply the backend settings")
-    problems = task("Check the rollout's inputs")["vars"]["__rollout_problems"]
+    assert names.index("Check the rollout's settings and inputs") < names.index("Apply the backend settings")
+    problems = task("Check the rollout's settings and inputs")["vars"]["__rollout_problems"]
     assert "| rollout.windows.batch_cap(slices=rollout_slices) >= 0" in problems
     assert "if rollout_method == 'autoupdater' and rollout_slices | int != 1" in problems
 
