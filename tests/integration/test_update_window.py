@@ -398,7 +398,8 @@ def test_backend_settings_that_differ_between_hosts_are_refused_before_anyone_is
     assert run.rc != 0, run.stdout
     check = result(run, "client-0001", "Check that the window's backend settings are the same for every host")
     assert check["_status"] == "failed"
-    assert "update_window_override_users differ between the hosts of the play" in check["msg"]
+    assert "update_window_override_users differs between clients (client-0001, client-0002" in check["msg"]
+    assert "The backend keeps one value for the whole update window" in check["msg"]
     # Refused before the announcement: no notice, nobody told, nothing closed.
     assert lock_state(fleet)["state"] == "released"
     assert messages(control, "client-0001") == []
