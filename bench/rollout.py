@@ -169,7 +169,7 @@ def _rollout(
     args: argparse.Namespace,
     workdir: Path,
     until: float,
-    phases: bool | None = None,
+    phases: bool,
 ) -> dict[str, t.Any]:
     log = workdir / f"{phase}-{forks}.log"
     src = args.packages / f"machine-{version}"
@@ -181,7 +181,7 @@ def _rollout(
         forks=forks,
         log=log,
         until=until,
-        phases=args.phases if phases is None else phases,
+        phases=phases,
     )
     installing = phase.startswith("install")
     row["commands_min"] = INSTALL_COMMANDS_MIN if installing else 1
@@ -245,7 +245,14 @@ def bench(clients: int, forks_list: list[int], args: argparse.Namespace, until: 
                     # The reruns need an installed fleet: one install first, at the largest forks value.
                     rows.append(
                         _rollout(
-                            lab, "install (set-up)", "9.3.0", forks=max(group), args=args, workdir=workdir, until=until
+                            lab,
+                            "install (set-up)",
+                            "9.3.0",
+                            forks=max(group),
+                            args=args,
+                            workdir=workdir,
+                            until=until,
+                            phases=args.phases,
                         )
                     )
                     print(_format_row(rows[-1]), flush=True)
@@ -258,7 +265,18 @@ def bench(clients: int, forks_list: list[int], args: argparse.Namespace, until: 
                             # The floors after the install, before the rerun: a host in the rerun's state (the
                             # product there, the primitive the floor runs already on the host).
                             new += _floors(lab, floors, forks, workdir, until, phases=args.phases)
-                        new.append(_rollout(lab, phase, version, forks=forks, args=args, workdir=workdir, until=until))
+                        new.append(
+                            _rollout(
+                                lab,
+                                phase,
+                                version,
+                                forks=forks,
+                                args=args,
+                                workdir=workdir,
+                                until=until,
+                                phases=args.phases,
+                            )
+                        )
                         print(f"  {phase}: {new[-1]['kinds']}", flush=True)
                     if args.floor_only:
                         new += _floors(lab, floors, forks, workdir, until, phases=args.phases)

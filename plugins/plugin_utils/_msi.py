@@ -296,8 +296,7 @@ def load_parser() -> tuple[t.Any, t.Any]:
     return pymsi, olefile
 
 
-def _check_bounds(source: bytes | Path) -> None:
-    _pymsi, olefile = load_parser()
+def _check_bounds(source: bytes | Path, olefile: t.Any) -> None:
     size = len(source) if isinstance(source, bytes) else source.stat().st_size
     if size > MAX_MSI_BYTES:
         raise ValueError(f"not a Windows Installer package: {size:,} bytes, over the {MAX_MSI_BYTES:,} it can have")
@@ -328,8 +327,8 @@ def read_msi(source: bytes | Path) -> MsiInfo:
     A path is read by the parser as it goes, so a large package with embedded cabinets is never
     held in memory whole.
     """
-    _check_bounds(source)
-    pymsi, _olefile = load_parser()
+    pymsi, olefile = load_parser()
+    _check_bounds(source, olefile)
     try:
         package = pymsi.Package(io.BytesIO(source) if isinstance(source, bytes) else Path(source))
     except Exception as exc:
